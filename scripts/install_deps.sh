@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything gorae needs to build and test, from Debian packages (and PyPI for the
+# optional Python reference tools). Safe to run again: installed packages are skipped.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-dev            # BLAS sgemm for the CPU kernels
+  nlohmann-json3-dev         # config.json, safetensors headers, CLI output
+  libpcre2-dev               # tokenizer pre-tokenizer regexes
+  libcpp-httplib-dev         # the OpenAI-compatible server
+  libcli11-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3
+)
+
+missing=()
+for p in "${BUILD_PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install_deps] installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+else
+  echo "[install_deps] all Debian build packages present"
+fi
+
+# Optional (--py-tools): the PyTorch / Hugging Face reference tools in tools/ (not needed to build or test).
+if [ "${1:-}" = "--py-tools" ]; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch python3-numpy
+  python3 -m pip install -q tokenizers transformers jinja2
+fi

@@ -1,0 +1,17 @@
+// gorae: DeepSeek-style models from tokenizer to serving, in one binary.
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gorae: DeepSeek-V3 architecture and the R1 recipe, native C++"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  // (subcommands are registered here, one line each)
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

@@ -1,0 +1,22 @@
+// Matrix products. Every linear layer of the model goes through Linear().
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/matrix.h"
+
+namespace gorae {
+
+// out (T, w.rows) = in (T, w.cols) @ w^T, for any stored dtype of w.
+//
+// fp32 weights go straight to BLAS sgemm. Other dtypes: for a few rows (decode) a fused
+// dequantize-and-dot kernel reads each weight once, which is what bounds decode speed; for many
+// rows (prefill) the weight is decoded to fp32 in panels and each panel goes to sgemm.
+void Linear(float* out, const float* in, int64_t T, const Matrix& w);
+
+// C (M, N) = alpha * A (M, K) @ op(B) + beta * C, row major; op(B) = B^T when b_transposed
+// (B stored (N, K)), else B (K, N). Thin wrapper over cblas_sgemm.
+void Sgemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
+           bool b_transposed, float alpha = 1.0f, float beta = 0.0f);
+
+}  // namespace gorae

@@ -1,0 +1,86 @@
+// The architecture hyper-parameters of a DeepSeek-V2 / V2-Lite / V3 model, read from the
+// Hugging Face config.json. Field names follow config.json so that a reader can grep for them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/status.h"
+
+namespace gorae {
+
+enum class ScoringFunc { kSoftmax, kSigmoid };
+enum class TopkMethod { kGreedy, kGroupLimitedGreedy, kNoauxTc };
+
+// rope_scaling {"type": "yarn", ...}; absent means plain RoPE.
+struct YarnConfig {
+  bool enabled = false;
+  double factor = 1.0;
+  double original_max_position_embeddings = 4096;
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  double mscale = 1.0;
+  double mscale_all_dim = 0.0;
+};
+
+struct ModelConfig {
+  std::string model_type;  // "deepseek_v2" or "deepseek_v3"
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;      // dense MLP
+  int64_t moe_intermediate_size = 0;  // one routed or shared expert
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t max_position_embeddings = 0;
+
+  // MLA
+  int64_t q_lora_rank = 0;  // 0: plain q_proj (config.json null), as in V2-Lite
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope_head_dim = 0;
+  int64_t qk_rope_head_dim = 0;
+  int64_t v_head_dim = 0;
+  double rope_theta = 10000.0;
+  YarnConfig yarn;
+  bool attention_bias = false;
+
+  // DeepSeekMoE
+  int64_t n_routed_experts = 0;  // 0: every layer is dense
+  int64_t n_shared_experts = 0;
+  int64_t num_experts_per_tok = 0;
+  int64_t first_k_dense_replace = 0;
+  int64_t moe_layer_freq = 1;
+  int64_t n_group = 1;
+  int64_t topk_group = 1;
+  TopkMethod topk_method = TopkMethod::kGreedy;
+  ScoringFunc scoring_func = ScoringFunc::kSoftmax;
+  bool norm_topk_prob = false;
+  double routed_scaling_factor = 1.0;
+
+  double rms_norm_eps = 1e-6;
+  bool tie_word_embeddings = false;
+
+  int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
+  bool IsMoeLayer(int64_t layer) const {
+    return n_routed_experts > 0 && layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
+  }
+  // V3 always multiplies routed weights by routed_scaling_factor; V2 only when it does not
+  // renormalise them (the two reference implementations differ here).
+  bool ScaleAfterNorm() const { return model_type != "deepseek_v2"; }
+  // Softmax scale of attention, including YaRN's mscale(factor, mscale_all_dim)^2.
+  double SoftmaxScale() const;
+};
+
+// Parses config.json text. `source` names the file in error messages.
+Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& source);
+Result<ModelConfig> LoadModelConfig(const std::string& model_dir);
+
+// Checks that the hyper-parameters make sense together (positive sizes, top-k <= experts,
+// groups divide experts, ...). Error messages name the config.json field.
+Status ValidateModelConfig(const ModelConfig& c);
+
+const char* TopkMethodName(TopkMethod m);
+const char* ScoringFuncName(ScoringFunc s);
+
+}  // namespace gorae

@@ -1,0 +1,18 @@
+#include "tensor/matrix.h"
+
+namespace gorae {
+
+void DequantizeRows(const Matrix& m, int64_t row_begin, int64_t row_end, float* dst) {
+  const size_t elem = DTypeSize(m.dtype);
+  const auto* base = static_cast<const uint8_t*>(m.data);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    float* out = dst + (r - row_begin) * m.cols;
+    ConvertToF32(m.dtype, base + static_cast<size_t>(r) * m.cols * elem, out, m.cols);
+    if (m.dtype == DType::kF8E4M3) {
+      const float* scales = m.scale_inv + (r / kFp8Block) * m.scale_cols();
+      for (int64_t c = 0; c < m.cols; ++c) out[c] *= scales[c / kFp8Block];
+    }
+  }
+}
+
+}  // namespace gorae
