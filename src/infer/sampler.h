@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <vector>
 
 #include "core/status.h"
 
@@ -23,20 +24,61 @@ struct SamplerConfig {
 // the message names the option.
 Status ValidateSamplerConfig(const SamplerConfig& c);
 
+// Order of operations (the llama.cpp / Hugging Face convention):
+//   1. repetition penalty on the logit of each distinct id in `history` (ids outside
+//      [0, vocab) are ignored);
+//   2. temperature == 0: return the argmax (lowest id on ties); no random number is drawn;
+//   3. otherwise softmax(logits / temperature), computed relative to the max logit with a
+//      double-precision normaliser;
+//   4. top_k: keep the k most probable tokens (ties broken towards the lower id);
+//   5. top_p: of what is left, keep the smallest set of most probable tokens whose mass,
+//      renormalised over the top-k survivors, reaches top_p (within 1e-6, to absorb rounding);
+//      the most probable token is always kept; top_p == 1 keeps everything;
+//   6. min_p: drop tokens with p < min_p * p_max;
+//   7. renormalise and draw with one 64-bit output of the mt19937_64 seeded by config.seed,
+//      turned into a uniform in [0, 1) by hand, so results do not depend on the standard
+//      library's distribution implementations.
+// NaN logits are treated as -inf and are never picked. +inf logits share all the mass equally.
+// If every logit is -inf or NaN after the penalty, Sample returns the argmax of the raw logits
+// (ignoring NaN; lowest id on ties), i.e. the lowest id whose raw logit is not NaN, or 0 when
+// every raw logit is NaN.
+//
+// Cost per call is O(vocab) expected: top_k is a selection (nth_element), and top_p finds the
+// nucleus boundary by selection too (galloping, then bisection), sorting only a small window
+// around it, so no call sorts the whole vocab. The final draw walks the kept tokens in id
+// order, so the token drawn depends only on the kept set and the random number, not on how the
+// standard library's selection algorithms arrange elements. Scratch buffers are members sized
+// once for the vocab, so steady-state calls do not allocate. Not thread-safe: use one Sampler
+// per sequence.
 class Sampler {
  public:
+  // `config` must pass ValidateSamplerConfig (checked; an invalid one aborts).
   explicit Sampler(const SamplerConfig& config);
 
-  // Picks the next token from logits (vocab). `history` holds the ids seen so far (prompt and
-  // generated), used only by the repetition penalty. Deterministic for a given seed and call
-  // sequence.
+  // Picks the next token from logits (vocab, non-empty). `history` holds the ids seen so far
+  // (prompt and generated), used only by the repetition penalty. Deterministic for a given seed
+  // and call sequence.
   int Sample(std::span<const float> logits, std::span<const int> history);
 
   const SamplerConfig& config() const { return config_; }
 
  private:
+  struct Candidate {
+    float logit;  // penalised
+    int id;
+  };
+
+  // Narrows the top-k/top-p candidates; returns false when every candidate is kept, else sets
+  // `cut` to the least probable kept one. `total` is the weight of all candidates.
+  bool FindCut(double total, Candidate* cut);
+
   SamplerConfig config_;
   std::mt19937_64 rng_;
+  // Scratch, reused across calls.
+  std::vector<float> logits_;          // penalised logits, NaN mapped to -inf
+  std::vector<double> weights_;        // exp((logit - max) / temperature): max token = 1
+  std::vector<uint8_t> seen_;          // all zero between calls; marks history ids once
+  std::vector<Candidate> candidates_;  // tokens with non-zero weight, for top-k/top-p
 };
 
 }  // namespace gorae

@@ -144,6 +144,14 @@ Result<ModelConfig> ParseModelConfig(const std::string& text, const std::string&
   GORAE_RETURN_IF_ERROR(GetDouble(j, "routed_scaling_factor", &c.routed_scaling_factor, src));
   GORAE_RETURN_IF_ERROR(GetDouble(j, "rms_norm_eps", &c.rms_norm_eps, src));
   GORAE_RETURN_IF_ERROR(GetBool(j, "tie_word_embeddings", &c.tie_word_embeddings, src));
+  GORAE_RETURN_IF_ERROR(GetInt(j, "bos_token_id", &c.bos_token_id, false, src));
+  if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
+    const json ids = it->is_array() ? *it : json::array({*it});
+    for (const auto& id : ids) {
+      if (!id.is_number_integer()) return InvalidArgument("{}: field 'eos_token_id' must be an integer or a list of integers", src);
+      c.eos_token_ids.push_back(id.get<int64_t>());
+    }
+  }
   GORAE_RETURN_IF_ERROR(ValidateModelConfig(c).WithContext(src));
   return c;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -60,6 +61,8 @@ struct ModelConfig {
 
   double rms_norm_eps = 1e-6;
   bool tie_word_embeddings = false;
+  int64_t bos_token_id = -1;             // -1: none
+  std::vector<int64_t> eos_token_ids;    // eos_token_id, a number or a list
 
   int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
   bool IsMoeLayer(int64_t layer) const {

@@ -63,12 +63,16 @@ void PanelLinear(float* out, const float* in, int64_t T, const Matrix& w) {
 
 }  // namespace
 
-void Sgemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
-           bool b_transposed, float alpha, float beta) {
+void SgemmStrided(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+                  int64_t m, int64_t n, int64_t k, bool b_transposed, float alpha, float beta) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
               static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
-              static_cast<int>(k), b, static_cast<int>(b_transposed ? k : n), beta, c,
-              static_cast<int>(n));
+              static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
+
+void Sgemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
+           bool b_transposed, float alpha, float beta) {
+  SgemmStrided(c, n, a, k, b, b_transposed ? k : n, m, n, k, b_transposed, alpha, beta);
 }
 
 void Linear(float* out, const float* in, int64_t T, const Matrix& w) {

@@ -19,4 +19,9 @@ void Linear(float* out, const float* in, int64_t T, const Matrix& w);
 void Sgemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
            bool b_transposed, float alpha = 1.0f, float beta = 0.0f);
 
+// Sgemm with explicit leading dimensions, for operating on column slices (one head of many).
+void SgemmStrided(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+                  int64_t m, int64_t n, int64_t k, bool b_transposed, float alpha = 1.0f,
+                  float beta = 0.0f);
+
 }  // namespace gorae

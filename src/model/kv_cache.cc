@@ -1,0 +1,24 @@
+#include "model/kv_cache.h"
+
+#include <algorithm>
+
+namespace gorae {
+
+const char* MlaModeName(MlaMode m) { return m == MlaMode::kNaive ? "naive" : "absorbed"; }
+
+int64_t KVCache::FloatsPerToken(const ModelConfig& c, MlaMode mode) {
+  if (mode == MlaMode::kNaive) return c.num_attention_heads * (c.qk_head_dim() + c.v_head_dim);
+  return c.kv_lora_rank + c.qk_rope_head_dim;
+}
+
+KVCache::KVCache(const ModelConfig& config, MlaMode mode)
+    : mode_(mode), row_(FloatsPerToken(config, mode)), layers_(static_cast<size_t>(config.num_hidden_layers)) {}
+
+void KVCache::Reserve(int64_t n) {
+  if (n <= capacity_) return;
+  const int64_t cap = std::max(n, capacity_ * 2);
+  for (auto& l : layers_) l.resize(static_cast<size_t>(cap * row_));
+  capacity_ = cap;
+}
+
+}  // namespace gorae

@@ -1,0 +1,47 @@
+// The per-sequence attention cache of MLA, in one of two layouts.
+//
+//   naive:     per token and layer, every head's full key (qk_nope + qk_rope) and value (v_head)
+//              = H * (qk_head_dim + v_head_dim) floats
+//   absorbed:  per token and layer, only the normalised kv latent and the rotated shared rope key
+//              = kv_lora_rank + qk_rope_head_dim floats (DeepSeek-V2's compressed cache)
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+
+namespace gorae {
+
+enum class MlaMode { kNaive, kAbsorbed };
+const char* MlaModeName(MlaMode m);
+
+class KVCache {
+ public:
+  KVCache(const ModelConfig& config, MlaMode mode);
+
+  MlaMode mode() const { return mode_; }
+  int64_t size() const { return size_; }  // tokens cached so far
+  void Clear() { size_ = 0; }
+  // Makes room for `n` tokens in total (keeps what is cached).
+  void Reserve(int64_t n);
+  void Advance(int64_t n) { size_ += n; }
+
+  // Floats per token per layer in each mode.
+  static int64_t FloatsPerToken(const ModelConfig& c, MlaMode mode);
+  int64_t row_floats() const { return row_; }
+
+  // Row of token `pos` in layer `layer`: naive: [H * qk_head_dim keys | H * v_head_dim values];
+  // absorbed: [kv_lora_rank latent | qk_rope_head_dim rope key].
+  float* Row(int64_t layer, int64_t pos) { return layers_[layer].data() + pos * row_; }
+  const float* Row(int64_t layer, int64_t pos) const { return layers_[layer].data() + pos * row_; }
+
+ private:
+  MlaMode mode_;
+  int64_t row_;
+  int64_t capacity_ = 0;
+  int64_t size_ = 0;
+  std::vector<std::vector<float>> layers_;  // (layers)(capacity, row_)
+};
+
+}  // namespace gorae

@@ -1,0 +1,28 @@
+// Rotary position embedding of MLA's decoupled rope part, with YaRN frequency scaling.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+
+namespace gorae {
+
+struct RopeTable {
+  int64_t dim = 0;              // qk_rope_head_dim
+  std::vector<double> inv_freq; // (dim / 2), YaRN-blended when rope_scaling is yarn
+  double mscale = 1.0;          // cos/sin factor: mscale(f, mscale) / mscale(f, mscale_all_dim)
+};
+
+RopeTable MakeRopeTable(const ModelConfig& c);
+
+// cos and sin of every (position, frequency) pair for T consecutive positions from `start`:
+// out_cos/out_sin (T, dim / 2), both already multiplied by the table's mscale.
+void RopeAngles(const RopeTable& rope, int64_t start, int64_t T, float* out_cos, float* out_sin);
+
+// Rotates x (dim) in place: pairs (x[2i], x[2i+1]) by angle i. This is the checkpoint's
+// interleaved layout; HF's modeling_deepseek de-interleaves q and k identically before its
+// rotate_half, so dot products (all that attention sees) are the same.
+void ApplyRope(float* x, const float* cos, const float* sin, int64_t dim);
+
+}  // namespace gorae

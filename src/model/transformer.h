@@ -1,0 +1,43 @@
+// A DeepSeek-V2/V3 model: config + weights bound to a memory-mapped checkpoint, and its forward.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/status.h"
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace gorae {
+
+class Model {
+ public:
+  // Loads config.json and the safetensors weights of a Hugging Face model directory.
+  static Result<std::unique_ptr<Model>> Load(const std::string& model_dir);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const Checkpoint& checkpoint() const { return *ckpt_; }
+
+  // Runs `tokens` at positions cache.size() .. cache.size() + T - 1 (one batched pass whatever
+  // T is: the prompt's prefill, or one decode step), appends them to the cache, and writes
+  // logits: (T, vocab) if all_positions, else only the last position's (vocab).
+  // Token ids outside [0, vocab) are an InvalidArgument error (nothing is cached then).
+  Status Forward(std::span<const int> tokens, KVCache& cache, float* logits, bool all_positions) const;
+
+  KVCache NewCache(MlaMode mode) const { return KVCache(config_, mode); }
+
+ private:
+  Model() = default;
+  ModelConfig config_;
+  std::unique_ptr<Checkpoint> ckpt_;
+  ModelWeights weights_;
+  RopeTable rope_;
+};
+
+}  // namespace gorae
