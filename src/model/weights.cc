@@ -9,11 +9,11 @@ namespace gorae {
 namespace {
 
 // Looks tensors up by name, checks them against declared shapes, and remembers which were used.
-class Binder {
+class Binder : public WeightVisitor {
  public:
   explicit Binder(const Checkpoint& ckpt) : ckpt_(ckpt) {}
 
-  Status MatrixOf(const std::string& name, int64_t rows, int64_t cols, Matrix* out) {
+  Status OnMatrix(const std::string& name, int64_t rows, int64_t cols, Matrix* out) override {
     GORAE_ASSIGN_OR_RETURN(const TensorView* t, Get(name, {rows, cols}));
     out->dtype = t->dtype;
     out->rows = rows;
@@ -33,7 +33,7 @@ class Binder {
     return Status::Ok();
   }
 
-  Status VectorOf(const std::string& name, int64_t n, std::vector<float>* out) {
+  Status OnVector(const std::string& name, int64_t n, std::vector<float>* out) override {
     GORAE_ASSIGN_OR_RETURN(const TensorView* t, Get(name, {n}));
     if (t->dtype == DType::kF8E4M3) {
       return InvalidArgument("tensor '{}' in '{}': vectors cannot be F8_E4M3", name, *t->file);
@@ -43,7 +43,6 @@ class Binder {
     return Status::Ok();
   }
 
-  bool Has(const std::string& name) const { return ckpt_.Find(name) != nullptr; }
   const std::set<std::string>& used() const { return used_; }
 
  private:
@@ -68,45 +67,43 @@ class Binder {
   std::set<std::string> used_;
 };
 
-Status BindMlp(Binder& b, const std::string& prefix, int64_t hidden, int64_t inter, MlpWeights* w) {
-  GORAE_RETURN_IF_ERROR(b.MatrixOf(prefix + ".gate_proj.weight", inter, hidden, &w->gate_proj));
-  GORAE_RETURN_IF_ERROR(b.MatrixOf(prefix + ".up_proj.weight", inter, hidden, &w->up_proj));
-  GORAE_RETURN_IF_ERROR(b.MatrixOf(prefix + ".down_proj.weight", hidden, inter, &w->down_proj));
+Status VisitMlp(WeightVisitor& v, const std::string& prefix, int64_t hidden, int64_t inter, MlpWeights* w) {
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(prefix + ".gate_proj.weight", inter, hidden, &w->gate_proj));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(prefix + ".up_proj.weight", inter, hidden, &w->up_proj));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(prefix + ".down_proj.weight", hidden, inter, &w->down_proj));
   return Status::Ok();
 }
 
-Status BindAttention(Binder& b, const ModelConfig& c, const std::string& p, AttentionWeights* w) {
+Status VisitAttention(WeightVisitor& v, const ModelConfig& c, const std::string& p, AttentionWeights* w) {
   const int64_t H = c.num_attention_heads, D = c.hidden_size;
   if (c.q_lora_rank == 0) {
-    GORAE_RETURN_IF_ERROR(b.MatrixOf(p + ".q_proj.weight", H * c.qk_head_dim(), D, &w->q_proj));
+    GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".q_proj.weight", H * c.qk_head_dim(), D, &w->q_proj));
   } else {
-    GORAE_RETURN_IF_ERROR(b.MatrixOf(p + ".q_a_proj.weight", c.q_lora_rank, D, &w->q_a_proj));
-    GORAE_RETURN_IF_ERROR(b.VectorOf(p + ".q_a_layernorm.weight", c.q_lora_rank, &w->q_a_norm));
-    GORAE_RETURN_IF_ERROR(b.MatrixOf(p + ".q_b_proj.weight", H * c.qk_head_dim(), c.q_lora_rank, &w->q_b_proj));
+    GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".q_a_proj.weight", c.q_lora_rank, D, &w->q_a_proj));
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".q_a_layernorm.weight", c.q_lora_rank, &w->q_a_norm));
+    GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".q_b_proj.weight", H * c.qk_head_dim(), c.q_lora_rank, &w->q_b_proj));
   }
   GORAE_RETURN_IF_ERROR(
-      b.MatrixOf(p + ".kv_a_proj_with_mqa.weight", c.kv_lora_rank + c.qk_rope_head_dim, D, &w->kv_a_proj));
-  GORAE_RETURN_IF_ERROR(b.VectorOf(p + ".kv_a_layernorm.weight", c.kv_lora_rank, &w->kv_a_norm));
+      v.OnMatrix(p + ".kv_a_proj_with_mqa.weight", c.kv_lora_rank + c.qk_rope_head_dim, D, &w->kv_a_proj));
+  GORAE_RETURN_IF_ERROR(v.OnVector(p + ".kv_a_layernorm.weight", c.kv_lora_rank, &w->kv_a_norm));
   GORAE_RETURN_IF_ERROR(
-      b.MatrixOf(p + ".kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank, &w->kv_b_proj));
-  w->kv_b_f32.resize(static_cast<size_t>(w->kv_b_proj.rows * w->kv_b_proj.cols));
-  DequantizeRows(w->kv_b_proj, 0, w->kv_b_proj.rows, w->kv_b_f32.data());
-  GORAE_RETURN_IF_ERROR(b.MatrixOf(p + ".o_proj.weight", D, H * c.v_head_dim, &w->o_proj));
+      v.OnMatrix(p + ".kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank, &w->kv_b_proj));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".o_proj.weight", D, H * c.v_head_dim, &w->o_proj));
   return Status::Ok();
 }
 
-Status BindMoe(Binder& b, const ModelConfig& c, const std::string& p, MoeWeights* w) {
+Status VisitMoe(WeightVisitor& v, const ModelConfig& c, const std::string& p, MoeWeights* w) {
   const int64_t D = c.hidden_size, E = c.n_routed_experts;
-  GORAE_RETURN_IF_ERROR(b.MatrixOf(p + ".gate.weight", E, D, &w->gate));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".gate.weight", E, D, &w->gate));
   if (c.topk_method == TopkMethod::kNoauxTc) {
-    GORAE_RETURN_IF_ERROR(b.VectorOf(p + ".gate.e_score_correction_bias", E, &w->score_bias));
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".gate.e_score_correction_bias", E, &w->score_bias));
   }
   w->experts.resize(static_cast<size_t>(E));
   for (int64_t e = 0; e < E; ++e) {
-    GORAE_RETURN_IF_ERROR(BindMlp(b, fmt::format("{}.experts.{}", p, e), D, c.moe_intermediate_size, &w->experts[e]));
+    GORAE_RETURN_IF_ERROR(VisitMlp(v, fmt::format("{}.experts.{}", p, e), D, c.moe_intermediate_size, &w->experts[e]));
   }
   if (c.n_shared_experts > 0) {
-    GORAE_RETURN_IF_ERROR(BindMlp(b, p + ".shared_experts", D, c.moe_intermediate_size * c.n_shared_experts, &w->shared));
+    GORAE_RETURN_IF_ERROR(VisitMlp(v, p + ".shared_experts", D, c.moe_intermediate_size * c.n_shared_experts, &w->shared));
   }
   return Status::Ok();
 }
@@ -128,36 +125,47 @@ bool IsMtpTensor(const ModelConfig& c, const std::string& name) {
 
 }  // namespace
 
+Status VisitWeights(const ModelConfig& c, WeightVisitor& v, ModelWeights* w) {
+  const int64_t D = c.hidden_size;
+  GORAE_RETURN_IF_ERROR(v.OnMatrix("model.embed_tokens.weight", c.vocab_size, D, &w->embed));
+  w->layers.resize(static_cast<size_t>(c.num_hidden_layers));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = fmt::format("model.layers.{}", l);
+    LayerWeights& lw = w->layers[l];
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".input_layernorm.weight", D, &lw.input_norm));
+    GORAE_RETURN_IF_ERROR(VisitAttention(v, c, p + ".self_attn", &lw.attn));
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".post_attention_layernorm.weight", D, &lw.post_norm));
+    lw.is_moe = c.IsMoeLayer(l);
+    if (lw.is_moe) {
+      GORAE_RETURN_IF_ERROR(VisitMoe(v, c, p + ".mlp", &lw.moe));
+    } else {
+      GORAE_RETURN_IF_ERROR(VisitMlp(v, p + ".mlp", D, c.intermediate_size, &lw.mlp));
+    }
+  }
+  GORAE_RETURN_IF_ERROR(v.OnVector("model.norm.weight", D, &w->final_norm));
+  if (c.tie_word_embeddings) {
+    w->lm_head = w->embed;
+  } else {
+    GORAE_RETURN_IF_ERROR(v.OnMatrix("lm_head.weight", c.vocab_size, D, &w->lm_head));
+  }
+  return Status::Ok();
+}
+
 Result<ModelWeights> BindWeights(const ModelConfig& c, const Checkpoint& ckpt) {
   Binder b(ckpt);
   ModelWeights w;
-  const int64_t D = c.hidden_size;
-  GORAE_RETURN_IF_ERROR(b.MatrixOf("model.embed_tokens.weight", c.vocab_size, D, &w.embed));
-  w.layers.resize(static_cast<size_t>(c.num_hidden_layers));
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const std::string p = fmt::format("model.layers.{}", l);
-    LayerWeights& lw = w.layers[l];
-    GORAE_RETURN_IF_ERROR(b.VectorOf(p + ".input_layernorm.weight", D, &lw.input_norm));
-    GORAE_RETURN_IF_ERROR(b.VectorOf(p + ".post_attention_layernorm.weight", D, &lw.post_norm));
-    GORAE_RETURN_IF_ERROR(BindAttention(b, c, p + ".self_attn", &lw.attn));
-    lw.is_moe = c.IsMoeLayer(l);
-    if (lw.is_moe) {
-      GORAE_RETURN_IF_ERROR(BindMoe(b, c, p + ".mlp", &lw.moe));
-    } else {
-      GORAE_RETURN_IF_ERROR(BindMlp(b, p + ".mlp", D, c.intermediate_size, &lw.mlp));
-    }
-  }
-  GORAE_RETURN_IF_ERROR(b.VectorOf("model.norm.weight", D, &w.final_norm));
-  if (c.tie_word_embeddings) {
-    w.lm_head = w.embed;
-  } else {
-    GORAE_RETURN_IF_ERROR(b.MatrixOf("lm_head.weight", c.vocab_size, D, &w.lm_head));
+  GORAE_RETURN_IF_ERROR(VisitWeights(c, b, &w));
+  // Absorbed MLA multiplies by blocks of kv_b_proj directly: keep it decoded (it is small).
+  for (auto& layer : w.layers) {
+    const Matrix& kvb = layer.attn.kv_b_proj;
+    layer.attn.kv_b_f32.resize(static_cast<size_t>(kvb.rows * kvb.cols));
+    DequantizeRows(kvb, 0, kvb.rows, layer.attn.kv_b_f32.data());
   }
   for (const auto& [name, t] : ckpt.tensors()) {
     if (b.used().count(name)) continue;
     if (IsMtpTensor(c, name)) {
       ++w.mtp_tensors;
-    } else if (!(c.tie_word_embeddings && name == "lm_head.weight")) {
+    } else {
       w.unused.push_back(name);
     }
   }

@@ -59,6 +59,17 @@ struct ModelWeights {
   std::vector<std::string> unused;  // tensors neither used nor recognised
 };
 
+// The one table of Hugging Face tensor names: calls the visitor once per tensor the config calls
+// for, in checkpoint order, with its declared shape and the slot it fills. Used to bind a
+// checkpoint (BindWeights), to write a new one (random_init.h), and to enumerate parameters.
+class WeightVisitor {
+ public:
+  virtual ~WeightVisitor() = default;
+  virtual Status OnMatrix(const std::string& name, int64_t rows, int64_t cols, Matrix* slot) = 0;
+  virtual Status OnVector(const std::string& name, int64_t n, std::vector<float>* slot) = 0;
+};
+Status VisitWeights(const ModelConfig& config, WeightVisitor& visitor, ModelWeights* weights);
+
 // Binds every tensor the config calls for; checks names, shapes and dtypes. The checkpoint must
 // outlive the weights (matrices point into its mappings).
 Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& ckpt);

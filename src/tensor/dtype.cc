@@ -70,6 +70,27 @@ float F8E4M3ToF32(uint8_t v) {
   return sign ? -mag : mag;
 }
 
+uint8_t F32ToF8E4M3(float f) {
+  if (std::isnan(f)) return 0x7f;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  const float a = std::fabs(f);
+  if (a >= 448.0f) return sign | 0x7e;  // 448 = largest finite e4m3fn
+  // Search the 127 non-negative finite codes; they are monotonic in value. Binary search for
+  // the first code >= a, then pick the nearer neighbour (ties to the even code).
+  int lo = 0, hi = 0x7e;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (F8E4M3ToF32(static_cast<uint8_t>(mid)) < a) lo = mid + 1;
+    else hi = mid;
+  }
+  int code = lo;
+  if (code > 0) {
+    const float up = F8E4M3ToF32(static_cast<uint8_t>(code)), down = F8E4M3ToF32(static_cast<uint8_t>(code - 1));
+    if (a - down < up - a || (a - down == up - a && (code - 1) % 2 == 0)) code -= 1;
+  }
+  return sign | static_cast<uint8_t>(code);
+}
+
 void ConvertToF32(DType t, const void* src, float* dst, size_t n) {
   switch (t) {
     case DType::kF32:

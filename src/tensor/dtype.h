@@ -40,6 +40,8 @@ uint16_t F32ToF16(float f);
 
 // fp8 e4m3fn (as torch.float8_e4m3fn): bias 7, no infinities, 0x7f/0xff are NaN, max 448.
 float F8E4M3ToF32(uint8_t v);
+// Nearest fp8 e4m3fn value (ties to even); |f| > 448 saturates to +-448, NaN to 0x7f.
+uint8_t F32ToF8E4M3(float f);
 
 // Converts n stored elements of type t to fp32.
 void ConvertToF32(DType t, const void* src, float* dst, size_t n);

@@ -1,0 +1,133 @@
+// Helpers shared by the tests: temporary directories, running the gorae binary, tiny configs.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "model/config.h"
+
+namespace gorae::testing {
+
+// A fresh directory under the system temp dir, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "gorae_test_XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;    // -1 if killed by a signal
+  int signal = 0;        // the signal that killed it, if any
+  std::string out, err;  // stdout, stderr
+};
+
+// Runs the gorae binary with `args` (a shell-quoted string), capturing stdout and stderr.
+inline CommandResult RunGorae(const std::string& args) {
+  static int counter = 0;
+  const std::string base = (std::filesystem::temp_directory_path() /
+                            ("gorae_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))).string();
+  const std::string cmd = std::string(GORAE_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+    // The shell reports a child killed by a signal as 128 + signal.
+    if (r.exit_code > 128) r.signal = r.exit_code - 128;
+  } else if (WIFSIGNALED(status)) {
+    r.signal = WTERMSIG(status);
+  }
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(base + ".out");
+  r.err = slurp(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return r;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// A small DeepSeek-V3-style config: low-rank q, YaRN, sigmoid/noaux_tc routing with groups,
+// shared experts, one dense layer first.
+inline ModelConfig TinyV3Config() {
+  ModelConfig c;
+  c.model_type = "deepseek_v3";
+  c.vocab_size = 97;
+  c.hidden_size = 48;
+  c.intermediate_size = 80;
+  c.moe_intermediate_size = 24;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 3;
+  c.max_position_embeddings = 256;
+  c.q_lora_rank = 40;
+  c.kv_lora_rank = 24;
+  c.qk_nope_head_dim = 16;
+  c.qk_rope_head_dim = 8;
+  c.v_head_dim = 12;
+  c.yarn.enabled = true;
+  c.yarn.factor = 4.0;
+  c.yarn.original_max_position_embeddings = 16;
+  c.yarn.mscale = 1.0;
+  c.yarn.mscale_all_dim = 0.8;
+  c.n_routed_experts = 8;
+  c.n_shared_experts = 2;
+  c.num_experts_per_tok = 3;
+  c.first_k_dense_replace = 1;
+  c.n_group = 4;
+  c.topk_group = 2;
+  c.topk_method = TopkMethod::kNoauxTc;
+  c.scoring_func = ScoringFunc::kSigmoid;
+  c.norm_topk_prob = true;
+  c.routed_scaling_factor = 2.5;
+  c.eos_token_ids = {1};
+  return c;
+}
+
+// A V2-Lite-style config: plain q, softmax/greedy routing, no YaRN.
+inline ModelConfig TinyV2LiteConfig() {
+  ModelConfig c = TinyV3Config();
+  c.model_type = "deepseek_v2";
+  c.q_lora_rank = 0;
+  c.yarn = YarnConfig{};
+  c.topk_method = TopkMethod::kGreedy;
+  c.scoring_func = ScoringFunc::kSoftmax;
+  c.norm_topk_prob = false;
+  c.routed_scaling_factor = 1.0;
+  c.n_group = 1;
+  c.topk_group = 1;
+  return c;
+}
+
+}  // namespace gorae::testing
