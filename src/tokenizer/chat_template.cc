@@ -1,0 +1,173 @@
+#include "tokenizer/chat_template.h"
+
+#include <cstdint>
+
+namespace gorae::tokenizer {
+namespace {
+
+constexpr std::string_view kUser = "<｜User｜>";
+constexpr std::string_view kAssistant = "<｜Assistant｜>";
+constexpr std::string_view kEos = "<｜end▁of▁sentence｜>";
+constexpr std::string_view kToolOutputsBegin = "<｜tool▁outputs▁begin｜>";
+constexpr std::string_view kToolOutputsEnd = "<｜tool▁outputs▁end｜>";
+constexpr std::string_view kToolOutputBegin = "<｜tool▁output▁begin｜>";
+constexpr std::string_view kToolOutputEnd = "<｜tool▁output▁end｜>";
+
+// gorae's template. Single line on purpose: with no newlines outside string literals the
+// output does not depend on Jinja's trim_blocks/lstrip_blocks settings.
+constexpr std::string_view kGoraeTemplate =
+    "{%- set ns = namespace(system='') -%}"
+    "{%- for message in messages -%}{%- if message['role'] == 'system' -%}"
+    "{%- if ns.system -%}{%- set ns.system = ns.system + '\\n\\n' -%}{%- endif -%}"
+    "{%- set ns.system = ns.system + message['content'] -%}{%- endif -%}{%- endfor -%}"
+    "{{- bos_token + ns.system -}}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}{{- '<｜User｜>' + message['content'] -}}"
+    "{%- elif message['role'] == 'assistant' -%}{{- '<｜Assistant｜>' -}}"
+    "{%- if message['reasoning_content'] is defined and message['reasoning_content'] -%}"
+    "{{- '<think>\\n' + message['reasoning_content'] + '\\n</think>\\n\\n' -}}{%- endif -%}"
+    "{{- message['content'] + '<｜end▁of▁sentence｜>' -}}"
+    "{%- endif -%}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<｜Assistant｜>' -}}{%- endif -%}";
+
+// FNV-1a 64 of the exact template texts (tests/tokenizer/data/deepseek_{v3,r1}.jinja).
+constexpr uint64_t kDeepSeekV3Hash = 0xebe3604156dc466aull;
+constexpr size_t kDeepSeekV3Size = 2301;
+constexpr uint64_t kDeepSeekR1Hash = 0x4526f885d718fa95ull;
+constexpr size_t kDeepSeekR1Size = 2765;
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// DeepSeek V3 and R1 share one structure (the R1 template is an edit of V3's); these are the
+// places where they differ.
+struct DeepSeekVariant {
+  bool strip_thinking;           // R1: content.split('</think>')[-1] for assistant turns
+  bool newline_between_outputs;  // V3: '\n' before every tool output after the first
+  std::string_view generation_prompt;
+};
+
+Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<ChatMessage>& messages,
+                                   bool add_generation_prompt, std::string_view bos_token) {
+  std::string out(bos_token);
+  bool first_system = true;
+  for (const ChatMessage& m : messages) {
+    if (m.role != "system") continue;
+    if (!first_system) out += "\n\n";
+    out += m.content;
+    first_system = false;
+  }
+  bool is_tool = false, is_output_first = true;
+  for (const ChatMessage& m : messages) {
+    if (m.role == "user") {
+      is_tool = false;
+      out += kUser;
+      out += m.content;
+    } else if (m.role == "assistant") {
+      if (is_tool) {
+        out += kToolOutputsEnd;
+        out += m.content;
+        out += kEos;
+        is_tool = false;
+      } else {
+        std::string_view content = m.content;
+        if (v.strip_thinking) {
+          size_t p = content.rfind("</think>");
+          if (p != std::string_view::npos) content = content.substr(p + 8);
+        }
+        out += kAssistant;
+        out += content;
+        out += kEos;
+      }
+    } else if (m.role == "tool") {
+      is_tool = true;
+      if (is_output_first) {
+        out += kToolOutputsBegin;
+        is_output_first = false;
+      } else if (v.newline_between_outputs) {
+        out += "\n";
+      }
+      out += kToolOutputBegin;
+      out += m.content;
+      out += kToolOutputEnd;
+    }
+  }
+  if (is_tool) out += kToolOutputsEnd;
+  if (add_generation_prompt && !is_tool) out += v.generation_prompt;
+  return out;
+}
+
+Result<std::string> RenderGorae(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                std::string_view bos_token) {
+  std::string system;
+  for (const ChatMessage& m : messages) {
+    if (m.role != "system") continue;
+    if (!system.empty()) system += "\n\n";
+    system += m.content;
+  }
+  std::string out(bos_token);
+  out += system;
+  for (const ChatMessage& m : messages) {
+    if (m.role == "user") {
+      out += kUser;
+      out += m.content;
+    } else if (m.role == "assistant") {
+      out += kAssistant;
+      if (m.reasoning_content && !m.reasoning_content->empty()) {
+        out += "<think>\n";
+        out += *m.reasoning_content;
+        out += "\n</think>\n\n";
+      }
+      out += m.content;
+      out += kEos;
+    }
+  }
+  if (add_generation_prompt) out += kAssistant;
+  return out;
+}
+
+}  // namespace
+
+std::string_view ChatTemplateName(ChatTemplateKind kind) {
+  switch (kind) {
+    case ChatTemplateKind::kDeepSeekV3: return "deepseek-v3";
+    case ChatTemplateKind::kDeepSeekR1: return "deepseek-r1";
+    case ChatTemplateKind::kGorae: return "gorae";
+  }
+  return "?";
+}
+
+std::string_view GoraeChatTemplate() { return kGoraeTemplate; }
+
+Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja) {
+  if (jinja == kGoraeTemplate) return ChatTemplateKind::kGorae;
+  const uint64_t h = Fnv1a(jinja);
+  if (jinja.size() == kDeepSeekV3Size && h == kDeepSeekV3Hash) return ChatTemplateKind::kDeepSeekV3;
+  if (jinja.size() == kDeepSeekR1Size && h == kDeepSeekR1Hash) return ChatTemplateKind::kDeepSeekR1;
+  return Unsupported(
+      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, gorae; this "
+      "one has {} bytes, fnv1a64 {:016x}, begins '{}')",
+      jinja.size(), h, std::string(jinja.substr(0, 60)));
+}
+
+Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                                       bool add_generation_prompt, std::string_view bos_token) {
+  switch (kind) {
+    case ChatTemplateKind::kDeepSeekV3:
+      return RenderDeepSeek({false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
+    case ChatTemplateKind::kDeepSeekR1:
+      return RenderDeepSeek({true, false, "<｜Assistant｜><think>\n"}, messages, add_generation_prompt,
+                            bos_token);
+    case ChatTemplateKind::kGorae:
+      return RenderGorae(messages, add_generation_prompt, bos_token);
+  }
+  return Unsupported("unknown chat template kind");
+}
+
+}  // namespace gorae::tokenizer

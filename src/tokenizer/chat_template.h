@@ -1,0 +1,49 @@
+// Chat templates: turning a conversation into the exact prompt text a model was trained on.
+//
+// Hugging Face models carry a Jinja template in tokenizer_config.json ("chat_template"), run by
+// `transformers`' apply_chat_template. gorae does not embed a Jinja engine: it recognises the
+// templates it supports by their exact text and renders them natively, producing byte-for-byte
+// the same output (checked against transformers in tests/tokenizer/golden/chat_*.json).
+// Any other template is reported as Unsupported instead of being rendered approximately.
+//
+// Supported:
+//   deepseek-v3  DeepSeek-V3 (system prompts joined by "\n\n", "<｜User｜>...", "<｜Assistant｜>...<｜end▁of▁sentence｜>")
+//   deepseek-r1  DeepSeek-R1: like V3, but past assistant turns keep only the text after the last
+//                "</think>", and the generation prompt opens "<think>\n"
+//   gorae        gorae's own models (written by `gorae tokenizer train`): DeepSeek tokens, and an
+//                assistant turn's reasoning_content is kept as "<think>\n...\n</think>\n\n"
+//                before its content, so SFT can train on reasoning traces.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace gorae::tokenizer {
+
+struct ChatMessage {
+  std::string role;                              // "system", "user", "assistant", "tool"
+  std::string content;
+  std::optional<std::string> reasoning_content;  // used by the gorae template only
+};
+
+enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kGorae };
+
+// Name used in messages and by the CLI ("deepseek-v3", ...).
+std::string_view ChatTemplateName(ChatTemplateKind kind);
+
+// Recognises a template by its exact text; Unsupported (with a short fingerprint) otherwise.
+Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja);
+
+// The Jinja text of gorae's own template (what the trainer writes to tokenizer_config.json).
+std::string_view GoraeChatTemplate();
+
+// Renders `messages` as the template would with bos_token = `bos_token`. Messages with roles
+// the template ignores produce nothing, as in the Jinja original.
+Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                                       bool add_generation_prompt, std::string_view bos_token);
+
+}  // namespace gorae::tokenizer

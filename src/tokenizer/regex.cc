@@ -1,0 +1,100 @@
+#include "tokenizer/regex.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+namespace gorae::tokenizer {
+namespace {
+
+// Oniguruma accepts \uHHHH; PCRE2 spells it \x{HHHH}. Everything else we meet is shared syntax.
+std::string TranslateOniguruma(std::string_view p) {
+  std::string out;
+  out.reserve(p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\\' && i + 1 < p.size()) {
+      if (p[i + 1] == 'u' && i + 5 < p.size() + 0 && i + 6 <= p.size()) {
+        bool hex = true;
+        for (size_t k = 2; k < 6; ++k) hex = hex && std::isxdigit(static_cast<unsigned char>(p[i + k]));
+        if (hex) {
+          out += "\\x{";
+          out.append(p.substr(i + 2, 4));
+          out += "}";
+          i += 5;
+          continue;
+        }
+      }
+      out.push_back(p[i]);
+      out.push_back(p[i + 1]);
+      ++i;
+      continue;
+    }
+    out.push_back(p[i]);
+  }
+  return out;
+}
+
+struct MatchData {
+  pcre2_match_data* md = pcre2_match_data_create(32, nullptr);
+  pcre2_match_context* mc = pcre2_match_context_create(nullptr);
+  pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, nullptr);
+  MatchData() { pcre2_jit_stack_assign(mc, nullptr, stack); }
+  ~MatchData() {
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+    pcre2_jit_stack_free(stack);
+  }
+};
+
+MatchData& ThreadMatchData() {
+  thread_local MatchData data;
+  return data;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Regex>> Regex::Compile(std::string_view pattern, bool literal) {
+  std::string translated = literal ? std::string(pattern) : TranslateOniguruma(pattern);
+  int error = 0;
+  PCRE2_SIZE offset = 0;
+  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
+  if (literal) options |= PCRE2_LITERAL;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
+                                   options, &error, &offset, nullptr);
+  if (code == nullptr) {
+    PCRE2_UCHAR buf[256];
+    pcre2_get_error_message(error, buf, sizeof(buf));
+    return InvalidArgument("regex '{}': {} at offset {}", std::string(pattern),
+                           reinterpret_cast<const char*>(buf), offset);
+  }
+  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is absent
+  std::shared_ptr<Regex> re(new Regex());
+  re->pattern_ = std::string(pattern);
+  re->code_ = code;
+  return std::shared_ptr<const Regex>(std::move(re));
+}
+
+Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
+
+void Regex::FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const {
+  MatchData& data = ThreadMatchData();
+  auto* code = static_cast<pcre2_code*>(code_);
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    int rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, data.md, data.mc);
+    if (rc < 0) break;  // PCRE2_ERROR_NOMATCH, or a resource limit (treated as no more matches)
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data.md);
+    size_t b = ov[0], e = ov[1];
+    out->emplace_back(b, e);
+    if (e > b) {
+      pos = e;
+    } else {
+      // Empty match: step over one whole UTF-8 character.
+      if (e >= text.size()) break;
+      pos = e + 1;
+      while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
+    }
+  }
+}
+
+}  // namespace gorae::tokenizer
