@@ -1,0 +1,90 @@
+// The DeepSeekMoE router on hand-built scores: what each gate variant must choose and weigh.
+#include <cmath>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "model/moe.h"
+
+namespace gorae {
+namespace {
+
+ModelConfig RouterConfig(TopkMethod method, ScoringFunc scoring, int64_t k) {
+  ModelConfig c;
+  c.model_type = "deepseek_v3";
+  c.n_routed_experts = 8;
+  c.num_experts_per_tok = k;
+  c.n_group = 4;
+  c.topk_group = 2;
+  c.topk_method = method;
+  c.scoring_func = scoring;
+  return c;
+}
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+TEST(Router, GreedySoftmaxPicksTopScores) {
+  ModelConfig c = RouterConfig(TopkMethod::kGreedy, ScoringFunc::kSoftmax, 2);
+  c.routed_scaling_factor = 3.0;  // V3 semantics: scaled even without renormalisation
+  const std::vector<float> logits = {0, 1, 5, 0, 4, 0, 0, 2};
+  const Route r = RouteToken(logits.data(), c, {});
+  ASSERT_EQ(r.experts, (std::vector<int>{2, 4}));
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  EXPECT_NEAR(r.weights[0], 3.0 * std::exp(5.0) / z, 1e-6);
+  EXPECT_NEAR(r.weights[1], 3.0 * std::exp(4.0) / z, 1e-6);
+}
+
+TEST(Router, GroupLimitedGreedyExcludesWeakGroups) {
+  ModelConfig c = RouterConfig(TopkMethod::kGroupLimitedGreedy, ScoringFunc::kSoftmax, 2);
+  // groups {0,1} {2,3} {4,5} {6,7}; group maxima 5, 4.5, 4.8, 1: keep groups 0 and 2.
+  const std::vector<float> logits = {5, 4.9, 4.5, 4.4, 4.8, 0, 1, 0};
+  const Route r = RouteToken(logits.data(), c, {});
+  EXPECT_EQ(r.experts, (std::vector<int>{0, 1}));
+  c.topk_group = 1;
+  c.num_experts_per_tok = 2;
+  const Route r1 = RouteToken(logits.data(), c, {});
+  EXPECT_EQ(r1.experts, (std::vector<int>{0, 1}));
+}
+
+TEST(Router, NoauxTcBiasChoosesButDoesNotWeigh) {
+  ModelConfig c = RouterConfig(TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 2);
+  c.norm_topk_prob = true;
+  c.routed_scaling_factor = 2.5;
+  c.topk_group = 4;  // no group limit: isolate the bias
+  const std::vector<float> logits = {3, 2, 1, 0, -1, -2, -3, -4};
+  std::vector<float> bias(8, 0.0f);
+  bias[6] = 2.0f;  // lifts expert 6 above expert 1 for choosing only
+  const Route r = RouteToken(logits.data(), c, bias);
+  ASSERT_EQ(r.experts, (std::vector<int>{6, 0}));
+  const float s0 = Sigmoid(3), s6 = Sigmoid(-3);
+  EXPECT_NEAR(r.weights[0], 2.5f * s6 / (s0 + s6), 1e-6);
+  EXPECT_NEAR(r.weights[1], 2.5f * s0 / (s0 + s6), 1e-6);
+}
+
+TEST(Router, NoauxTcRanksGroupsByTopTwoSum) {
+  ModelConfig c = RouterConfig(TopkMethod::kNoauxTc, ScoringFunc::kSigmoid, 2);
+  c.topk_group = 1;
+  // Group 0 has the single best expert but group 1 the best pair: group 1 wins.
+  const std::vector<float> logits = {4, -4, 2, 2, -5, -5, -5, -5};
+  const Route r = RouteToken(logits.data(), c, std::vector<float>(8, 0.0f));
+  EXPECT_EQ(r.experts, (std::vector<int>{2, 3}));
+}
+
+TEST(Router, V2ScalesOnlyWithoutRenormalisation) {
+  ModelConfig c = RouterConfig(TopkMethod::kGreedy, ScoringFunc::kSoftmax, 2);
+  c.model_type = "deepseek_v2";
+  c.routed_scaling_factor = 16.0;
+  c.norm_topk_prob = true;
+  const std::vector<float> logits = {1, 2, 0, 0, 0, 0, 0, 0};
+  const Route r = RouteToken(logits.data(), c, {});
+  EXPECT_NEAR(r.weights[0] + r.weights[1], 1.0, 1e-6);  // renormalised, not scaled
+  c.norm_topk_prob = false;
+  const Route s = RouteToken(logits.data(), c, {});
+  double z = 0;
+  for (float l : logits) z += std::exp(l);
+  EXPECT_NEAR(s.weights[0], 16.0 * std::exp(2.0) / z, 1e-5);
+}
+
+}  // namespace
+}  // namespace gorae
