@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   gorae::cli::AddInfoCommand(app, &exit_code);
   gorae::cli::AddLogitsCommand(app, &exit_code);
   gorae::cli::AddGenerateCommand(app, &exit_code);
+  gorae::cli::AddTokenizerCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
