@@ -43,13 +43,15 @@ Status ValidateSamplerConfig(const SamplerConfig& c);
 // (ignoring NaN; lowest id on ties), i.e. the lowest id whose raw logit is not NaN, or 0 when
 // every raw logit is NaN.
 //
-// Cost per call is O(vocab) expected: top_k is a selection (nth_element), and top_p finds the
-// nucleus boundary by selection too (galloping, then bisection), sorting only a small window
-// around it, so no call sorts the whole vocab. The final draw walks the kept tokens in id
-// order, so the token drawn depends only on the kept set and the random number, not on how the
-// standard library's selection algorithms arrange elements. Scratch buffers are members sized
-// once for the vocab, so steady-state calls do not allocate. Not thread-safe: use one Sampler
-// per sequence.
+// Cost per call is O(vocab) expected and no call sorts the whole vocab: a small top_k is a
+// one-pass bounded heap over the logits (exp is then evaluated only for the k survivors), a
+// large one a quickselect; top_p buckets the candidates by log-probability to find the bucket
+// where the nucleus ends, then narrows that bucket by selection (galloping, then bisection)
+// and sorts only a small window. The final draw walks the kept tokens
+// in id order, so the token drawn depends only on the kept set and the random number, not on
+// how the standard library's selection algorithms arrange elements. Scratch buffers are members
+// sized once for the vocab, so steady-state calls do not allocate. Not thread-safe: use one
+// Sampler per sequence.
 class Sampler {
  public:
   // `config` must pass ValidateSamplerConfig (checked; an invalid one aborts).
@@ -68,15 +70,22 @@ class Sampler {
     int id;
   };
 
-  // Narrows the top-k/top-p candidates; returns false when every candidate is kept, else sets
-  // `cut` to the least probable kept one. `total` is the weight of all candidates.
-  bool FindCut(double total, Candidate* cut);
+  // Fills candidates_ with the k most probable finite logits (unordered; k >= 1).
+  void SelectTopK(size_t k);
+  // Applies top_k (when candidates_ holds more than `top_k`) and top_p to candidates_, whose
+  // weights sum to `total`. Returns how many are kept; they end up in candidates_[0, kept).
+  size_t Narrow(size_t top_k, double total, float max_logit, double inv_t);
+  // Top-p helper: shrinks the window [*lo, *hi) of candidates_ (which holds the nucleus end;
+  // [0, *lo) is inside the nucleus with mass *mass_lo) to the one log-probability bucket where
+  // the cumulative mass reaches `target`.
+  void NarrowByBuckets(float max_logit, double inv_t, double target, size_t* lo, size_t* hi,
+                       double* mass_lo);
 
   SamplerConfig config_;
   std::mt19937_64 rng_;
   // Scratch, reused across calls.
   std::vector<float> logits_;          // penalised logits, NaN mapped to -inf
-  std::vector<double> weights_;        // exp((logit - max) / temperature): max token = 1
+  std::vector<float> weights_;         // exp((logit - max) / temperature): max token = 1
   std::vector<uint8_t> seen_;          // all zero between calls; marks history ids once
   std::vector<Candidate> candidates_;  // tokens with non-zero weight, for top-k/top-p
 };
