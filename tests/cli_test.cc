@@ -1,0 +1,192 @@
+// The gorae binary as a user runs it: machine-readable output that matches the library, and
+// bad input that ends in a clear message and exit code 1, never a crash.
+#include <filesystem>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors.h"
+#include "model/random_init.h"
+#include "model/transformer.h"
+#include "test_util.h"
+
+namespace gorae {
+namespace {
+
+using testing::RunGorae;
+using testing::TempDir;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(WriteRandomModel(dir_.path(), testing::TinyV3Config(), DType::kBF16, 7).ok()); }
+  // A copy of the model directory that a test may damage.
+  std::string Copy(const TempDir& into) {
+    std::filesystem::copy(dir_.path(), into.path(), std::filesystem::copy_options::recursive);
+    return into.path();
+  }
+  void ExpectCleanFailure(const std::string& args, const std::string& message_part) {
+    const auto r = RunGorae(args);
+    EXPECT_EQ(r.signal, 0) << "crashed: " << args << "\n" << r.err;
+    EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(message_part), std::string::npos) << "stderr of '" << args << "' lacks '" << message_part
+                                                          << "':\n" << r.err;
+  }
+  TempDir dir_;
+};
+
+TEST_F(CliTest, LogitsJsonMatchesLibraryForEveryPathAndMode) {
+  const std::vector<int> ids = {5, 17, 3, 90, 42, 8};
+  auto model = Model::Load(dir_.path());
+  ASSERT_TRUE(model.ok());
+  const int64_t V = (*model)->config().vocab_size;
+  std::vector<float> expected(ids.size() * V);
+  KVCache cache = (*model)->NewCache(MlaMode::kNaive);
+  ASSERT_TRUE((*model)->Forward(ids, cache, expected.data(), true).ok());
+
+  for (const char* extra : {"", "--prefill 2 --mla naive", "--prefill 0 --mla absorbed"}) {
+    const auto r = RunGorae("logits --model " + dir_.path() + " --tokens '5 17 3 90 42 8' " + extra);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["logits"].size(), ids.size());
+    for (size_t t = 0; t < ids.size(); ++t) {
+      ASSERT_EQ(j["logits"][t].size(), static_cast<size_t>(V));
+      for (int64_t v = 0; v < V; ++v) {
+        ASSERT_NEAR(j["logits"][t][v].get<float>(), expected[t * V + v], 1e-4) << extra << " t " << t;
+      }
+    }
+  }
+}
+
+TEST_F(CliTest, GenerateGreedyFollowsArgmax) {
+  const auto r = RunGorae("generate --model " + dir_.path() + " --tokens '4 9' --max-tokens 5 --temperature 0 "
+                          "--ignore-eos --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto model = Model::Load(dir_.path());
+  ASSERT_TRUE(model.ok());
+  const int64_t V = (*model)->config().vocab_size;
+  std::vector<int> seq = {4, 9};
+  std::string expected;
+  for (int i = 0; i < 5; ++i) {
+    KVCache cache = (*model)->NewCache(MlaMode::kNaive);
+    std::vector<float> logits(V);
+    ASSERT_TRUE((*model)->Forward(seq, cache, logits.data(), false).ok());
+    const int next = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    expected += (i ? " " : "") + std::to_string(next);
+    seq.push_back(next);
+  }
+  EXPECT_EQ(r.out, expected + "\n");
+}
+
+TEST_F(CliTest, InfoCountsEveryCheckpointParameter) {
+  const auto r = RunGorae("info --json --model " + dir_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  auto ckpt = Checkpoint::Open(dir_.path());
+  ASSERT_TRUE(ckpt.ok());
+  int64_t numel = 0;
+  for (const auto& [name, t] : (*ckpt)->tensors()) numel += t->numel();
+  EXPECT_EQ(j["params"]["total"].get<int64_t>(), numel);
+  EXPECT_LT(j["params"]["activated_per_token"].get<int64_t>(), numel);
+  const auto& c = testing::TinyV3Config();
+  EXPECT_EQ(j["kv_cache_bytes_per_token"]["absorbed"].get<int64_t>(),
+            c.num_hidden_layers * (c.kv_lora_rank + c.qk_rope_head_dim) * 4);
+  EXPECT_TRUE(j["unused_tensors"].empty());
+  const auto text = RunGorae("info --model " + dir_.path());
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("activated per token"), std::string::npos);
+}
+
+TEST_F(CliTest, MissingDirectory) {
+  ExpectCleanFailure("logits --model /nonexistent/model --tokens 1", "/nonexistent/model");
+}
+
+TEST_F(CliTest, MalformedConfigJson) {
+  TempDir d;
+  Copy(d);
+  testing::WriteFile(d / "config.json", "{\"model_type\": \"deepseek_v3\", ");
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "config.json: not valid JSON");
+}
+
+TEST_F(CliTest, UnknownArchitecture) {
+  TempDir d;
+  Copy(d);
+  auto j = nlohmann::json::parse(testing::ReadFile(d / "config.json"));
+  j["model_type"] = "llama";
+  testing::WriteFile(d / "config.json", j.dump());
+  ExpectCleanFailure("info --model " + d.path(), "model_type 'llama' is not supported");
+}
+
+TEST_F(CliTest, MissingAndMistypedConfigFields) {
+  TempDir d;
+  Copy(d);
+  auto j = nlohmann::json::parse(testing::ReadFile(d / "config.json"));
+  j.erase("hidden_size");
+  testing::WriteFile(d / "config.json", j.dump());
+  ExpectCleanFailure("info --model " + d.path(), "missing field 'hidden_size'");
+  j["hidden_size"] = "big";
+  testing::WriteFile(d / "config.json", j.dump());
+  ExpectCleanFailure("info --model " + d.path(), "field 'hidden_size' must be an integer");
+  j["hidden_size"] = 48;
+  j["num_experts_per_tok"] = 9;
+  testing::WriteFile(d / "config.json", j.dump());
+  ExpectCleanFailure("info --model " + d.path(), "'num_experts_per_tok' (9) is larger than 'n_routed_experts' (8)");
+}
+
+TEST_F(CliTest, TruncatedWeights) {
+  TempDir d;
+  Copy(d);
+  const std::string path = d / "model.safetensors";
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "model.safetensors");
+  std::filesystem::resize_file(path, 5);
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "too short");
+}
+
+TEST_F(CliTest, TensorWithWrongShape) {
+  TempDir d;
+  Copy(d);
+  auto j = nlohmann::json::parse(testing::ReadFile(d / "config.json"));
+  j["kv_lora_rank"] = 20;  // the file's kv tensors are built for 24
+  testing::WriteFile(d / "config.json", j.dump());
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1",
+                     "tensor 'model.layers.0.self_attn.kv_a_proj_with_mqa.weight'");
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "expected shape [28, 48], file has [32, 48]");
+}
+
+TEST_F(CliTest, MissingTensor) {
+  TempDir d;
+  Copy(d);
+  auto j = nlohmann::json::parse(testing::ReadFile(d / "config.json"));
+  j["q_lora_rank"] = nullptr;  // now a plain q_proj is expected, and the file has none
+  testing::WriteFile(d / "config.json", j.dump());
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1",
+                     "tensor 'model.layers.0.self_attn.q_proj.weight' is missing");
+}
+
+TEST_F(CliTest, TensorWithUnsupportedDtype) {
+  TempDir d;
+  Copy(d);
+  // Rename the final norm's dtype in the header to I16 (same element size, so offsets stay valid).
+  std::string bytes = testing::ReadFile(d / "model.safetensors");
+  const size_t at = bytes.find("\"model.norm.weight\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t dt = bytes.find("\"BF16\"", at);
+  ASSERT_NE(dt, std::string::npos);
+  bytes.replace(dt, 6, "\"I16\" ");
+  testing::WriteFile(d / "model.safetensors", bytes);
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "tensor 'model.norm.weight'");
+  ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "dtype I16 is not supported");
+}
+
+TEST_F(CliTest, BadTokens) {
+  ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 97'", "token id 97 at position 1");
+  ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 x 2'", "'x' is not an integer token id");
+  ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 -3'", "token id -3");
+  ExpectCleanFailure("generate --model " + dir_.path() + " --tokens '' ", "no token ids");
+  ExpectCleanFailure("generate --model " + dir_.path() + " --tokens 1 --top-p 1.5", "top-p");
+  ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 2' --prefill 3", "--prefill 3");
+}
+
+}  // namespace
+}  // namespace gorae
