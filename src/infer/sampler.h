@@ -47,11 +47,10 @@ Status ValidateSamplerConfig(const SamplerConfig& c);
 // one-pass bounded heap over the logits (exp is then evaluated only for the k survivors), a
 // large one a quickselect; top_p buckets the candidates by log-probability to find the bucket
 // where the nucleus ends, then narrows that bucket by selection (galloping, then bisection)
-// and sorts only a small window. The final draw walks the kept tokens
-// in id order, so the token drawn depends only on the kept set and the random number, not on
-// how the standard library's selection algorithms arrange elements. Scratch buffers are members
-// sized once for the vocab, so steady-state calls do not allocate. Not thread-safe: use one
-// Sampler per sequence.
+// and sorts only a small window. The final draw walks the kept tokens in id order, so the token
+// drawn depends only on the kept set and the random number, not on how selection arranges
+// elements. Scratch buffers are members sized once for the vocab, so steady-state calls do not
+// allocate. Not thread-safe: use one Sampler per sequence.
 class Sampler {
  public:
   // `config` must pass ValidateSamplerConfig (checked; an invalid one aborts).
