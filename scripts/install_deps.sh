@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config
-  libopenblas-dev            # BLAS sgemm for the CPU kernels
+  libopenblas-openmp-dev     # BLAS sgemm for the CPU kernels, sharing gorae's OpenMP threads
   nlohmann-json3-dev         # config.json, safetensors headers, CLI output
   libpcre2-dev               # tokenizer pre-tokenizer regexes
   libcpp-httplib-dev         # the OpenAI-compatible server

@@ -10,6 +10,7 @@ void AddInfoCommand(CLI::App& app, int* exit_code);
 void AddLogitsCommand(CLI::App& app, int* exit_code);
 void AddGenerateCommand(CLI::App& app, int* exit_code);
 void AddBenchCommand(CLI::App& app, int* exit_code);
+void AddDemoCommand(CLI::App& app, int* exit_code);
 void AddTokenizerCommand(CLI::App& app, int* exit_code);
 
 // Prints "error: <message>" to stderr and returns the exit code for failed commands.

@@ -8,9 +8,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   // (subcommands are registered here, one line each)
+  gorae::cli::AddDemoCommand(app, &exit_code);
   gorae::cli::AddInfoCommand(app, &exit_code);
   gorae::cli::AddLogitsCommand(app, &exit_code);
   gorae::cli::AddGenerateCommand(app, &exit_code);
+  gorae::cli::AddBenchCommand(app, &exit_code);
   gorae::cli::AddTokenizerCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
