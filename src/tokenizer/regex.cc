@@ -1,34 +1,68 @@
 #include "tokenizer/regex.h"
 
+#include <algorithm>
+#include <cctype>
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 namespace gorae::tokenizer {
 namespace {
 
-// Oniguruma accepts \uHHHH; PCRE2 spells it \x{HHHH}. Everything else we meet is shared syntax.
+// Oniguruma (which `tokenizers` uses) and PCRE2 differ in two places that real patterns hit:
+//  - \uHHHH is Oniguruma syntax; PCRE2 spells it \x{HHHH}.
+//  - \s: Oniguruma's Unicode \s is [\t-\r\x85] + Zs/Zl/Zp; PCRE2's also takes U+180E (via \h),
+//    so \s and \S are spelled out. (\S inside a [...] class cannot be spelled out and is kept.)
 std::string TranslateOniguruma(std::string_view p) {
+  static constexpr std::string_view kSpaceSet = "\\t-\\r\\x{85}\\p{Z}";
   std::string out;
-  out.reserve(p.size());
+  out.reserve(p.size() + 32);
+  bool in_class = false;
   for (size_t i = 0; i < p.size(); ++i) {
-    if (p[i] == '\\' && i + 1 < p.size()) {
-      if (p[i + 1] == 'u' && i + 5 < p.size() + 0 && i + 6 <= p.size()) {
-        bool hex = true;
-        for (size_t k = 2; k < 6; ++k) hex = hex && std::isxdigit(static_cast<unsigned char>(p[i + k]));
-        if (hex) {
-          out += "\\x{";
-          out.append(p.substr(i + 2, 4));
-          out += "}";
-          i += 5;
-          continue;
-        }
+    char c = p[i];
+    if (c == '\\' && i + 1 < p.size()) {
+      char n = p[i + 1];
+      if (n == 'u' && i + 6 <= p.size() &&
+          std::all_of(p.begin() + i + 2, p.begin() + i + 6, [](char h) { return std::isxdigit(static_cast<unsigned char>(h)); })) {
+        out += "\\x{";
+        out.append(p.substr(i + 2, 4));
+        out += "}";
+        i += 5;
+        continue;
       }
-      out.push_back(p[i]);
-      out.push_back(p[i + 1]);
+      if (n == 's') {
+        if (in_class) {
+          out += kSpaceSet;
+        } else {
+          out += "[";
+          out += kSpaceSet;
+          out += "]";
+        }
+        ++i;
+        continue;
+      }
+      if (n == 'S' && !in_class) {
+        out += "[^";
+        out += kSpaceSet;
+        out += "]";
+        ++i;
+        continue;
+      }
+      out.push_back(c);
+      out.push_back(n);
       ++i;
       continue;
     }
-    out.push_back(p[i]);
+    if (!in_class && c == '[') {
+      in_class = true;
+      out.push_back(c);
+      // A ']' right after '[' or '[^' is a literal member, not the end of the class.
+      if (i + 1 < p.size() && p[i + 1] == '^') out.push_back(p[++i]);
+      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);
+      continue;
+    }
+    if (in_class && c == ']') in_class = false;
+    out.push_back(c);
   }
   return out;
 }

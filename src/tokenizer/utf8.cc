@@ -142,7 +142,7 @@ size_t IncompleteUtf8Tail(std::string_view s) {
     size_t i = n - back;
     if (MaximalInvalidSubpart(s, i) == back) {
       unsigned char c = static_cast<unsigned char>(s[i]);
-      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 1;
+      size_t need = c > 0xF4 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
       if (need > back) return back;
     }
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) break;  // a lead byte: stop

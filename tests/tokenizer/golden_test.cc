@@ -1,0 +1,103 @@
+// Token-exact comparison with Hugging Face `tokenizers` / `transformers` on committed golden
+// files (regenerate with: python3 tools/tokenizer_golden.py).
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace gorae::tokenizer {
+namespace {
+
+using testing::DeepSeekDir;
+using testing::Exists;
+using testing::ReadJsonl;
+using testing::Show;
+using testing::TestPath;
+
+// Encodes every golden row; checks ids, decode(ids) and the streaming decoder.
+void CheckEncodeGolden(const Tokenizer& tok, const std::string& golden) {
+  auto rows = ReadJsonl(golden);
+  ASSERT_GT(rows.size(), 100u) << golden;
+  int failures = 0;
+  for (const auto& row : rows) {
+    const std::string text = row["text"].get<std::string>();
+    const auto want = row["ids"].get<std::vector<int32_t>>();
+    auto got = tok.Encode(text, row.value("add_bos", false));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    if (*got != want) {
+      ADD_FAILURE() << "encode mismatch for " << Show(text) << "\n  want " << nlohmann::json(want).dump()
+                    << "\n  got  " << nlohmann::json(*got).dump();
+      if (++failures > 10) return;
+      continue;
+    }
+    if (row.value("add_bos", false)) continue;
+    const std::string expect_text = row.contains("decoded") ? row["decoded"].get<std::string>() : text;
+    auto dec = tok.Decode(*got);
+    ASSERT_TRUE(dec.ok());
+    EXPECT_EQ(*dec, expect_text) << "decode mismatch for " << Show(text);
+    StreamDecoder stream(tok);
+    std::string streamed;
+    for (int32_t id : *got) streamed += stream.Push(id).value();
+    streamed += stream.Flush();
+    EXPECT_EQ(streamed, *dec) << "stream decode mismatch for " << Show(text);
+  }
+}
+
+TEST(DeepSeekV3Golden, EncodeDecode) {
+  if (!Exists(DeepSeekDir() + "/tokenizer.json")) GTEST_SKIP() << "no " << DeepSeekDir();
+  auto tok = testing::LoadOrFail(DeepSeekDir());
+  ASSERT_TRUE(tok);
+  CheckEncodeGolden(*tok, TestPath("golden/deepseek_v3_encode.jsonl"));
+}
+
+TEST(DeepSeekV3Golden, DecodeArbitraryIds) {
+  if (!Exists(DeepSeekDir() + "/tokenizer.json")) GTEST_SKIP() << "no " << DeepSeekDir();
+  auto tok = testing::LoadOrFail(DeepSeekDir());
+  ASSERT_TRUE(tok);
+  for (const auto& row : ReadJsonl(TestPath("golden/deepseek_v3_decode.jsonl"))) {
+    const auto ids = row["ids"].get<std::vector<int32_t>>();
+    auto got = tok->Decode(ids, row["skip_special"].get<bool>());
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, row["text"].get<std::string>()) << "ids " << nlohmann::json(ids).dump();
+  }
+}
+
+class StyleGolden : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(StyleGolden, EncodeDecode) {
+  auto tok = testing::LoadOrFail(TestPath(std::string("data/") + GetParam()));
+  ASSERT_TRUE(tok);
+  CheckEncodeGolden(*tok, TestPath(std::string("golden/") + GetParam() + "_encode.jsonl"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokenizers, StyleGolden, ::testing::Values("qwen2_style", "llama3_style", "gpt2_style"));
+
+class ChatGolden : public ::testing::TestWithParam<std::pair<const char*, ChatTemplateKind>> {};
+
+TEST_P(ChatGolden, MatchesTransformers) {
+  const auto [name, kind] = GetParam();
+  auto jinja = testing::ReadFileOrDie(TestPath(std::string("data/") + name + ".jinja"));
+  auto identified = IdentifyChatTemplate(jinja);
+  ASSERT_TRUE(identified.ok()) << identified.status().ToString();
+  EXPECT_EQ(*identified, kind);
+  auto rows = ReadJsonl(TestPath(std::string("golden/chat_") + name + ".jsonl"));
+  ASSERT_GE(rows.size(), 10u);
+  for (const auto& row : rows) {
+    std::vector<ChatMessage> messages;
+    for (const auto& m : row["messages"]) {
+      ChatMessage msg{m["role"], m["content"], std::nullopt};
+      if (m.contains("reasoning_content")) msg.reasoning_content = m["reasoning_content"].get<std::string>();
+      messages.push_back(msg);
+    }
+    auto text = RenderChatTemplate(kind, messages, row["add_generation_prompt"], "<｜begin▁of▁sentence｜>");
+    ASSERT_TRUE(text.ok()) << text.status().ToString();
+    EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Templates, ChatGolden,
+                         ::testing::Values(std::make_pair("deepseek_v3", ChatTemplateKind::kDeepSeekV3),
+                                           std::make_pair("deepseek_r1", ChatTemplateKind::kDeepSeekR1),
+                                           std::make_pair("gorae", ChatTemplateKind::kGorae)));
+
+}  // namespace
+}  // namespace gorae::tokenizer
