@@ -34,7 +34,7 @@ int RunInfo(const InfoOptions& o) {
   const ParamCounts p = CountParams(c);
 
   std::map<std::string, std::pair<int64_t, int64_t>> dtypes;  // dtype -> (tensors, bytes)
-  for (const auto& [name, t] : m.checkpoint().tensors()) {
+  for (const auto& [name, t] : m.checkpoint()->tensors()) {
     auto& d = dtypes[t->dtype_name];
     d.first += 1;
     d.second += static_cast<int64_t>(t->nbytes);

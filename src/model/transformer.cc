@@ -18,6 +18,19 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& model_dir) {
   return m;
 }
 
+Result<std::unique_ptr<Model>> Model::FromWeights(const ModelConfig& config, ModelWeights weights) {
+  GORAE_RETURN_IF_ERROR(ValidateModelConfig(config));
+  if (static_cast<int64_t>(weights.layers.size()) != config.num_hidden_layers) {
+    return InvalidArgument("weights have {} layers, config {}", weights.layers.size(), config.num_hidden_layers);
+  }
+  auto m = std::unique_ptr<Model>(new Model());
+  m->config_ = config;
+  m->weights_ = std::move(weights);
+  DecodeKvB(m->weights_);
+  m->rope_ = MakeRopeTable(config);
+  return m;
+}
+
 Status Model::Forward(std::span<const int> tokens, KVCache& cache, float* logits, bool all_positions) const {
   const ModelConfig& c = config_;
   const int64_t T = static_cast<int64_t>(tokens.size()), D = c.hidden_size;

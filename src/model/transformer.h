@@ -20,9 +20,15 @@ class Model {
   // Loads config.json and the safetensors weights of a Hugging Face model directory.
   static Result<std::unique_ptr<Model>> Load(const std::string& model_dir);
 
+  // A model over weights the caller owns (e.g. the fp32 parameters of a training run): the
+  // matrices and vectors in `weights` must stay valid while the model is used. kv_b_f32 is
+  // filled here from kv_b_proj.
+  static Result<std::unique_ptr<Model>> FromWeights(const ModelConfig& config, ModelWeights weights);
+
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
-  const Checkpoint& checkpoint() const { return *ckpt_; }
+  // The checkpoint the weights were loaded from; nullptr for FromWeights models.
+  const Checkpoint* checkpoint() const { return ckpt_.get(); }
 
   // Runs `tokens` at positions cache.size() .. cache.size() + T - 1 (one batched pass whatever
   // T is: the prompt's prefill, or one decode step), appends them to the cache, and writes

@@ -151,16 +151,19 @@ Status VisitWeights(const ModelConfig& c, WeightVisitor& v, ModelWeights* w) {
   return Status::Ok();
 }
 
-Result<ModelWeights> BindWeights(const ModelConfig& c, const Checkpoint& ckpt) {
-  Binder b(ckpt);
-  ModelWeights w;
-  GORAE_RETURN_IF_ERROR(VisitWeights(c, b, &w));
-  // Absorbed MLA multiplies by blocks of kv_b_proj directly: keep it decoded (it is small).
+void DecodeKvB(ModelWeights& w) {
   for (auto& layer : w.layers) {
     const Matrix& kvb = layer.attn.kv_b_proj;
     layer.attn.kv_b_f32.resize(static_cast<size_t>(kvb.rows * kvb.cols));
     DequantizeRows(kvb, 0, kvb.rows, layer.attn.kv_b_f32.data());
   }
+}
+
+Result<ModelWeights> BindWeights(const ModelConfig& c, const Checkpoint& ckpt) {
+  Binder b(ckpt);
+  ModelWeights w;
+  GORAE_RETURN_IF_ERROR(VisitWeights(c, b, &w));
+  DecodeKvB(w);
   for (const auto& [name, t] : ckpt.tensors()) {
     if (b.used().count(name)) continue;
     if (IsMtpTensor(c, name)) {

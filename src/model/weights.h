@@ -74,4 +74,8 @@ Status VisitWeights(const ModelConfig& config, WeightVisitor& visitor, ModelWeig
 // outlive the weights (matrices point into its mappings).
 Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& ckpt);
 
+// Fills every layer's attn.kv_b_f32 from its kv_b_proj (absorbed MLA needs it dense in fp32).
+// Call again after kv_b_proj's values change (e.g. after an optimizer step).
+void DecodeKvB(ModelWeights& weights);
+
 }  // namespace gorae
