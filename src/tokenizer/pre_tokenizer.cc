@@ -132,7 +132,7 @@ Status AddSteps(const nlohmann::json& j, const std::string& where, PreTokenizer*
 
 }  // namespace
 
-void SplitPieces(const Regex& re, SplitBehavior behavior, bool invert,
+Status SplitPieces(const Regex& re, SplitBehavior behavior, bool invert,
                  const std::vector<std::string_view>& in, std::vector<std::string_view>* out) {
   std::vector<Span> matches;
   std::vector<std::pair<Span, bool>> parts;
@@ -141,7 +141,7 @@ void SplitPieces(const Regex& re, SplitBehavior behavior, bool invert,
     matches.clear();
     parts.clear();
     kept.clear();
-    re.FindAll(piece, &matches);
+    GORAE_RETURN_IF_ERROR(re.FindAll(piece, &matches));
     size_t prev = 0;
     for (auto [b, e] : matches) {
       if (prev != b) parts.push_back({{prev, b}, invert});
@@ -154,6 +154,7 @@ void SplitPieces(const Regex& re, SplitBehavior behavior, bool invert,
       if (e > b) out->push_back(piece.substr(b, e - b));  // empty pieces are dropped
     }
   }
+  return Status::Ok();
 }
 
 Result<PreTokenizer> PreTokenizer::FromJson(const nlohmann::json& j, const std::string& where) {
@@ -163,14 +164,14 @@ Result<PreTokenizer> PreTokenizer::FromJson(const nlohmann::json& j, const std::
   return pt;
 }
 
-void PreTokenizer::Apply(std::string_view text, std::vector<std::string_view>* out,
-                         std::deque<std::string>* arena) const {
+Status PreTokenizer::Apply(std::string_view text, std::vector<std::string_view>* out,
+                           std::deque<std::string>* arena) const {
   std::vector<std::string_view> cur{text};
   std::vector<std::string_view> next;
   for (const PreTokenizerStep& step : steps) {
     next.clear();
     if (step.kind == PreTokenizerStep::Kind::kSplit) {
-      SplitPieces(*step.regex, step.behavior, step.invert, cur, &next);
+      GORAE_RETURN_IF_ERROR(SplitPieces(*step.regex, step.behavior, step.invert, cur, &next));
     } else {
       std::vector<std::string_view> prefixed;
       for (std::string_view piece : cur) {
@@ -181,7 +182,7 @@ void PreTokenizer::Apply(std::string_view text, std::vector<std::string_view>* o
         prefixed.push_back(piece);
       }
       if (step.use_regex) {
-        SplitPieces(*step.regex, SplitBehavior::kIsolated, false, prefixed, &next);
+        GORAE_RETURN_IF_ERROR(SplitPieces(*step.regex, SplitBehavior::kIsolated, false, prefixed, &next));
       } else {
         for (auto p : prefixed)
           if (!p.empty()) next.push_back(p);
@@ -191,6 +192,7 @@ void PreTokenizer::Apply(std::string_view text, std::vector<std::string_view>* o
   }
   for (auto p : cur)
     if (!p.empty()) out->push_back(p);
+  return Status::Ok();
 }
 
 }  // namespace gorae::tokenizer

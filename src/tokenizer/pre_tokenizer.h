@@ -42,12 +42,12 @@ struct PreTokenizer {
 
   // Splits `text` and appends non-empty pieces to `out`. Pieces point into `text` or into
   // strings kept in `arena` (ByteLevel's prefix space makes new strings).
-  void Apply(std::string_view text, std::vector<std::string_view>* out,
-             std::deque<std::string>* arena) const;
+  Status Apply(std::string_view text, std::vector<std::string_view>* out,
+               std::deque<std::string>* arena) const;
 };
 
 // Applies one split step to every piece (exposed for the trainer, which reuses the pipeline).
-void SplitPieces(const Regex& re, SplitBehavior behavior, bool invert,
+Status SplitPieces(const Regex& re, SplitBehavior behavior, bool invert,
                  const std::vector<std::string_view>& in, std::vector<std::string_view>* out);
 
 // The GPT-2 pre-tokenizer regex that ByteLevel(use_regex=true) applies.

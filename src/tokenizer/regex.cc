@@ -109,14 +109,21 @@ Result<std::shared_ptr<const Regex>> Regex::Compile(std::string_view pattern, bo
 
 Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 
-void Regex::FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const {
+Status Regex::FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const {
   MatchData& data = ThreadMatchData();
   auto* code = static_cast<pcre2_code*>(code_);
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t pos = 0;
   while (pos <= text.size()) {
     int rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, data.md, data.mc);
-    if (rc < 0) break;  // PCRE2_ERROR_NOMATCH, or a resource limit (treated as no more matches)
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) {
+      PCRE2_UCHAR buf[256];
+      pcre2_get_error_message(rc, buf, sizeof(buf));
+      return Status(StatusCode::kInternal,
+                    fmt::format("regex '{}' failed at byte {} of a {}-byte piece: {}", pattern_, pos,
+                                text.size(), reinterpret_cast<const char*>(buf)));
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(data.md);
     size_t b = ov[0], e = ov[1];
     out->emplace_back(b, e);
@@ -129,6 +136,7 @@ void Regex::FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>
       while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
     }
   }
+  return Status::Ok();
 }
 
 }  // namespace gorae::tokenizer

@@ -25,7 +25,9 @@ class Regex {
   // Appends to `out` the [begin, end) byte ranges of successive non-overlapping matches in
   // `text` (which must be valid UTF-8), scanning left to right as Oniguruma's find_iter does.
   // Empty matches are reported (the caller drops them) and the scan moves one character on.
-  void FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const;
+  // Fails only if PCRE2 gives up (a match or stack limit on pathological input), so that a
+  // failure is never mistaken for "no more matches".
+  Status FindAll(std::string_view text, std::vector<std::pair<size_t, size_t>>* out) const;
 
   const std::string& pattern() const { return pattern_; }
 

@@ -11,33 +11,32 @@
 namespace gorae::tokenizer {
 
 // Pre-tokenizes text that holds no added tokens and BPE-encodes each piece.
-void Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* out) const {
+Status Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* out) const {
   std::vector<std::string_view> pieces;
   std::deque<std::string> arena;
-  pre_tokenizer_.Apply(text, &pieces, &arena);
+  GORAE_RETURN_IF_ERROR(pre_tokenizer_.Apply(text, &pieces, &arena));
   for (std::string_view p : pieces) model_.EncodePiece(p, out);
+  return Status::Ok();
 }
 
 // Normalizes a segment free of raw added tokens, cuts out normalized added tokens, encodes.
-void Tokenizer::EncodePlain(std::string_view text, std::vector<int32_t>* out) const {
+Status Tokenizer::EncodePlain(std::string_view text, std::vector<int32_t>* out) const {
   std::string normalized;
   if (!normalizer_.empty()) {
     normalized = normalizer_.Apply(text);
     text = normalized;
   }
-  if (normalized_matcher_.empty()) {
-    EncodeNormalized(text, out);
-    return;
-  }
+  if (normalized_matcher_.empty()) return EncodeNormalized(text, out);
   std::vector<Segment> segs;
   normalized_matcher_.Split(text, &segs);
   for (const Segment& s : segs) {
     if (s.id >= 0) {
       out->push_back(s.id);
     } else {
-      EncodeNormalized(s.text, out);
+      GORAE_RETURN_IF_ERROR(EncodeNormalized(s.text, out));
     }
   }
+  return Status::Ok();
 }
 
 Result<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_bos) const {
@@ -49,7 +48,7 @@ Result<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_b
   ids.reserve(text.size() / 3 + 2);
   if (add_bos && bos_id_ >= 0) ids.push_back(bos_id_);
   if (raw_matcher_.empty()) {
-    EncodePlain(text, &ids);
+    GORAE_RETURN_IF_ERROR(EncodePlain(text, &ids));
     return ids;
   }
   std::vector<Segment> segs;
@@ -58,7 +57,7 @@ Result<std::vector<int32_t>> Tokenizer::Encode(std::string_view text, bool add_b
     if (s.id >= 0) {
       ids.push_back(s.id);
     } else {
-      EncodePlain(s.text, &ids);
+      GORAE_RETURN_IF_ERROR(EncodePlain(s.text, &ids));
     }
   }
   return ids;

@@ -87,8 +87,8 @@ class Tokenizer {
  private:
   Tokenizer() = default;
   Status Init(std::string_view tokenizer_json, std::string_view config_json, const std::string& name);
-  void EncodePlain(std::string_view text, std::vector<int32_t>* out) const;
-  void EncodeNormalized(std::string_view text, std::vector<int32_t>* out) const;
+  Status EncodePlain(std::string_view text, std::vector<int32_t>* out) const;
+  Status EncodeNormalized(std::string_view text, std::vector<int32_t>* out) const;
 
   BpeModel model_;
   Normalizer normalizer_;

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -136,6 +138,7 @@ Status TrainTokenizer(const TrainerOptions& opt) {
   std::vector<std::unordered_map<std::string, int64_t>> counts(threads);
   std::atomic<size_t> next_chunk{0}, done_bytes{0};
   ProgressBar count_bar(opt.progress, "counting words (MB)", static_cast<int64_t>(total_bytes >> 20));
+  std::vector<Status> worker_status(threads);
   auto count_worker = [&](int t) {
     std::vector<Segment> segs;
     std::vector<std::string_view> pieces;
@@ -147,7 +150,11 @@ Status TrainTokenizer(const TrainerOptions& opt) {
         if (s.id >= 0) continue;
         pieces.clear();
         arena.clear();
-        pre.Apply(s.text, &pieces, &arena);
+        Status st = pre.Apply(s.text, &pieces, &arena);
+        if (!st.ok()) {
+          worker_status[t] = st;
+          return;
+        }
         for (auto p : pieces) ++counts[t][std::string(p)];
       }
       done_bytes += chunks[c].size();
@@ -161,6 +168,7 @@ Status TrainTokenizer(const TrainerOptions& opt) {
     for (auto& th : pool) th.join();
   }
   count_bar.Update(static_cast<int64_t>(total_bytes >> 20), true);
+  for (const Status& st : worker_status) GORAE_RETURN_IF_ERROR(st);
   for (int t = 1; t < threads; ++t) {
     for (auto& [k, v] : counts[t]) counts[0][k] += v;
     counts[t].clear();
