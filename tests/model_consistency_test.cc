@@ -86,6 +86,49 @@ TEST_P(ConsistencyTest, FullIncrementalNaiveAbsorbedAgree) {
 INSTANTIATE_TEST_SUITE_P(Models, ConsistencyTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Several sequences stepped together (continuous batching) give each sequence the logits it gets
+// alone: mixed prompt lengths in one batched prefill, then batched decode steps, both MLA modes.
+TEST(ModelForward, BatchOfSequencesEqualsEachAlone) {
+  TempDir dir;
+  ASSERT_TRUE(WriteRandomModel(dir.path(), testing::TinyV3Config(), DType::kBF16, 99).ok());
+  auto model = Model::Load(dir.path());
+  ASSERT_TRUE(model.ok());
+  const int64_t V = (*model)->config().vocab_size;
+  const std::vector<std::vector<int>> prompts = {{5, 6, 7, 8, 9}, {40}, {11, 90, 3}};
+  const std::vector<std::vector<int>> decode = {{20, 21, 22}, {30, 31, 32}, {50, 51, 52}};
+  for (MlaMode mode : {MlaMode::kNaive, MlaMode::kAbsorbed}) {
+    std::vector<KVCache> alone, batched;
+    std::vector<std::vector<float>> want(3), got(3);
+    for (int s = 0; s < 3; ++s) {
+      alone.push_back((*model)->NewCache(mode));
+      batched.push_back((*model)->NewCache(mode));
+      want[s].resize((prompts[s].size() + 3) * V);
+      got[s].resize(want[s].size());
+      ASSERT_TRUE((*model)->Forward(prompts[s], alone[s], want[s].data(), true).ok());
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE((*model)->Forward({&decode[s][i], 1}, alone[s], &want[s][(prompts[s].size() + i) * V], true).ok());
+      }
+    }
+    std::vector<Model::SequenceStep> steps;
+    for (int s = 0; s < 3; ++s) steps.push_back({prompts[s], &batched[s], got[s].data(), true});
+    ASSERT_TRUE((*model)->ForwardBatch(steps).ok());
+    for (int i = 0; i < 3; ++i) {
+      steps.clear();
+      // sequence 1 sits out step 1: batches change membership between steps
+      for (int s = 0; s < 3; ++s) {
+        if (s == 1 && i == 1) continue;
+        steps.push_back({{&decode[s][i], 1}, &batched[s], &got[s][(prompts[s].size() + i) * V], false});
+      }
+      ASSERT_TRUE((*model)->ForwardBatch(steps).ok());
+      if (i == 1) ASSERT_TRUE((*model)->Forward({&decode[1][1], 1}, batched[1], &got[1][(prompts[1].size() + 1) * V], false).ok());
+    }
+    for (int s = 0; s < 3; ++s) {
+      EXPECT_EQ(batched[s].size(), alone[s].size());
+      EXPECT_LT(MaxAbsDiff(got[s], want[s]), 1e-4f) << MlaModeName(mode) << " sequence " << s;
+    }
+  }
+}
+
 TEST(ModelForward, RejectsOutOfRangeTokenWithoutCaching) {
   TempDir dir;
   ASSERT_TRUE(WriteRandomModel(dir.path(), testing::TinyV3Config(), DType::kF32, 1).ok());

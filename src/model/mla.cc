@@ -1,5 +1,6 @@
 #include "model/mla.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -36,19 +37,39 @@ void WriteNaiveCache(KVCache& cache, int64_t layer, int64_t p0, int64_t T, const
   }
 }
 
-// attn (T, H * dv) from queries q (T, H, qk) against the naive cache.
-void NaiveAttention(float* attn, const float* q, int64_t T, int64_t layer, int64_t p0, const Dims& d, float scale,
-                    const KVCache& cache) {
-  const float* base = cache.Row(layer, 0);
-  const int64_t row = cache.row_floats();
+// One new row: which cache it attends to and how many keys (its position + 1).
+struct RowTarget {
+  const KVCache* cache;
+  int64_t keys;
+};
+
+std::vector<RowTarget> RowTargets(std::span<const SequenceRows> seqs, int64_t N) {
+  std::vector<RowTarget> rows(static_cast<size_t>(N));
+  for (const auto& s : seqs) {
+    for (int64_t t = 0; t < s.n; ++t) rows[s.row0 + t] = {s.cache, s.cache->size() + t + 1};
+  }
+  return rows;
+}
+
+int64_t MaxKeys(const std::vector<RowTarget>& rows) {
+  int64_t m = 0;
+  for (const auto& r : rows) m = std::max(m, r.keys);
+  return m;
+}
+
+// attn (N, H * dv) from queries q (N, H, qk) against each row's naive cache.
+void NaiveAttention(float* attn, const float* q, int64_t N, int64_t layer, const Dims& d, float scale,
+                    const std::vector<RowTarget>& rows) {
 #pragma omp parallel
   {
-    std::vector<float> scratch(static_cast<size_t>(p0 + T));
+    std::vector<float> scratch(static_cast<size_t>(MaxKeys(rows)));
 #pragma omp for collapse(2) schedule(static)
-    for (int64_t t = 0; t < T; ++t) {
+    for (int64_t t = 0; t < N; ++t) {
       for (int64_t h = 0; h < d.H; ++h) {
+        const float* base = rows[t].cache->Row(layer, 0);
+        const int64_t row = rows[t].cache->row_floats();
         AttendOne(attn + (t * d.H + h) * d.dv, q + (t * d.H + h) * d.qk, base + h * d.qk, row,
-                  base + d.H * d.qk + h * d.dv, row, d.qk, d.dv, p0 + t + 1, scale, scratch.data());
+                  base + d.H * d.qk + h * d.dv, row, d.qk, d.dv, rows[t].keys, scale, scratch.data());
       }
     }
   }
@@ -59,8 +80,8 @@ void NaiveAttention(float* attn, const float* q, int64_t T, int64_t layer, int64
 //   q_abs[t,h] = [q_nope[t,h] @ W_UK_h | q_pe[t,h]]       W_UK_h = kv_b rows of head h's keys (nope, R)
 //   lat[t,h]   = softmax(scale * q_abs . [c_kv | k_pe]) @ c_kv
 //   attn[t,h]  = lat[t,h] @ W_UV_h^T                      W_UV_h = kv_b rows of head h's values (dv, R)
-void AbsorbedAttention(float* attn, const float* q, int64_t T, int64_t layer, int64_t p0, const Dims& d, float scale,
-                       const std::vector<float>& kv_b, const KVCache& cache) {
+void AbsorbedAttention(float* attn, const float* q, int64_t T, int64_t layer, const Dims& d, float scale,
+                       const std::vector<float>& kv_b, const std::vector<RowTarget>& rows) {
   const int64_t qa = d.R + d.rope;  // absorbed query width
   std::vector<float> q_abs(static_cast<size_t>(T * d.H * qa));  // (T, H, R + rope)
   std::vector<float> lat(static_cast<size_t>(T * d.H * d.R));   // (T, H, R)
@@ -74,16 +95,16 @@ void AbsorbedAttention(float* attn, const float* q, int64_t T, int64_t layer, in
       std::memcpy(q_abs.data() + (t * d.H + h) * qa + d.R, q + (t * d.H + h) * d.qk + d.nope, d.rope * sizeof(float));
     }
   }
-  const float* base = cache.Row(layer, 0);
-  const int64_t row = cache.row_floats();
 #pragma omp parallel
   {
-    std::vector<float> scratch(static_cast<size_t>(p0 + T));
+    std::vector<float> scratch(static_cast<size_t>(MaxKeys(rows)));
 #pragma omp for collapse(2) schedule(static)
     for (int64_t t = 0; t < T; ++t) {
       for (int64_t h = 0; h < d.H; ++h) {
+        const float* base = rows[t].cache->Row(layer, 0);
+        const int64_t row = rows[t].cache->row_floats();
         AttendOne(lat.data() + (t * d.H + h) * d.R, q_abs.data() + (t * d.H + h) * qa, base, row, base, row, qa, d.R,
-                  p0 + t + 1, scale, scratch.data());
+                  rows[t].keys, scale, scratch.data());
       }
     }
   }
@@ -97,9 +118,8 @@ void AbsorbedAttention(float* attn, const float* q, int64_t T, int64_t layer, in
 }  // namespace
 
 void MlaForward(float* out, const float* x, int64_t T, int64_t layer, const AttentionWeights& w,
-                const ModelConfig& c, const float* cos, const float* sin, KVCache& cache) {
+                const ModelConfig& c, const float* cos, const float* sin, std::span<const SequenceRows> seqs) {
   const Dims d(c);
-  const int64_t p0 = cache.size();
   const int64_t half = d.rope / 2;
   const float eps = static_cast<float>(c.rms_norm_eps);
 
@@ -125,21 +145,27 @@ void MlaForward(float* out, const float* x, int64_t T, int64_t layer, const Atte
     for (int64_t h = 0; h < d.H; ++h) ApplyRope(q.data() + (t * d.H + h) * d.qk + d.nope, cos + t * half, sin + t * half, d.rope);
   }
 
-  cache.Reserve(p0 + T);
+  for (const auto& s : seqs) s.cache->Reserve(s.cache->size() + s.n);
+  const std::vector<RowTarget> rows = RowTargets(seqs, T);
   const float scale = static_cast<float>(c.SoftmaxScale());
   std::vector<float> attn(static_cast<size_t>(T * d.H * d.dv));  // (T, H * dv)
-  if (cache.mode() == MlaMode::kNaive) {
+  if (seqs.front().cache->mode() == MlaMode::kNaive) {
     std::vector<float> kv(static_cast<size_t>(T * d.H * (d.nope + d.dv)));  // (T, H, nope + dv)
     Linear(kv.data(), c_kv.data(), T, w.kv_b_proj);
-    WriteNaiveCache(cache, layer, p0, T, d, kv.data(), k_pe.data());
-    NaiveAttention(attn.data(), q.data(), T, layer, p0, d, scale, cache);
-  } else {
-    for (int64_t t = 0; t < T; ++t) {
-      float* row = cache.Row(layer, p0 + t);
-      std::memcpy(row, c_kv.data() + t * d.R, d.R * sizeof(float));
-      std::memcpy(row + d.R, k_pe.data() + t * d.rope, d.rope * sizeof(float));
+    for (const auto& s : seqs) {
+      WriteNaiveCache(*s.cache, layer, s.cache->size(), s.n, d, kv.data() + s.row0 * d.H * (d.nope + d.dv),
+                      k_pe.data() + s.row0 * d.rope);
     }
-    AbsorbedAttention(attn.data(), q.data(), T, layer, p0, d, scale, w.kv_b_f32, cache);
+    NaiveAttention(attn.data(), q.data(), T, layer, d, scale, rows);
+  } else {
+    for (const auto& s : seqs) {
+      for (int64_t t = 0; t < s.n; ++t) {
+        float* row = s.cache->Row(layer, s.cache->size() + t);
+        std::memcpy(row, c_kv.data() + (s.row0 + t) * d.R, d.R * sizeof(float));
+        std::memcpy(row + d.R, k_pe.data() + (s.row0 + t) * d.rope, d.rope * sizeof(float));
+      }
+    }
+    AbsorbedAttention(attn.data(), q.data(), T, layer, d, scale, w.kv_b_f32, rows);
   }
   Linear(out, attn.data(), T, w.o_proj);
 }

@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/elementwise.h"
@@ -32,43 +33,82 @@ Result<std::unique_ptr<Model>> Model::FromWeights(const ModelConfig& config, Mod
 }
 
 Status Model::Forward(std::span<const int> tokens, KVCache& cache, float* logits, bool all_positions) const {
+  const SequenceStep step{tokens, &cache, logits, all_positions};
+  return ForwardBatch(std::span<const SequenceStep>(&step, 1));
+}
+
+Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
   const ModelConfig& c = config_;
-  const int64_t T = static_cast<int64_t>(tokens.size()), D = c.hidden_size;
-  if (T == 0) return InvalidArgument("no tokens to run");
-  for (int64_t t = 0; t < T; ++t) {
-    if (tokens[t] < 0 || tokens[t] >= c.vocab_size) {
-      return InvalidArgument("token id {} at position {} is outside the vocabulary [0, {})", tokens[t],
-                             cache.size() + t, c.vocab_size);
+  const int64_t D = c.hidden_size;
+  if (steps.empty()) return InvalidArgument("no sequences to run");
+  std::vector<SequenceRows> seqs;
+  int64_t N = 0;
+  for (const auto& s : steps) {
+    if (s.tokens.empty()) return InvalidArgument("no tokens to run");
+    if (s.cache->mode() != steps.front().cache->mode()) return InvalidArgument("a batch mixes MLA cache modes");
+    for (const auto& o : seqs) {
+      if (o.cache == s.cache) return InvalidArgument("a batch holds the same sequence twice");
     }
+    for (size_t t = 0; t < s.tokens.size(); ++t) {
+      if (s.tokens[t] < 0 || s.tokens[t] >= c.vocab_size) {
+        return InvalidArgument("token id {} at position {} is outside the vocabulary [0, {})", s.tokens[t],
+                               s.cache->size() + static_cast<int64_t>(t), c.vocab_size);
+      }
+    }
+    seqs.push_back({s.cache, N, static_cast<int64_t>(s.tokens.size())});
+    N += static_cast<int64_t>(s.tokens.size());
   }
 
-  std::vector<float> h(static_cast<size_t>(T * D));  // (T, D) residual stream
-  for (int64_t t = 0; t < T; ++t) DequantizeRows(weights_.embed, tokens[t], tokens[t] + 1, &h[t * D]);
-
+  std::vector<float> h(static_cast<size_t>(N * D));  // (N, D) residual stream
   const int64_t half = c.qk_rope_head_dim / 2;
-  std::vector<float> cos(static_cast<size_t>(T * half)), sin(static_cast<size_t>(T * half));  // (T, rope/2)
-  RopeAngles(rope_, cache.size(), T, cos.data(), sin.data());
+  std::vector<float> cos(static_cast<size_t>(N * half)), sin(static_cast<size_t>(N * half));  // (N, rope/2)
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t row0 = seqs[i].row0;
+    for (int64_t t = 0; t < seqs[i].n; ++t) {
+      const int id = steps[i].tokens[t];
+      DequantizeRows(weights_.embed, id, id + 1, &h[(row0 + t) * D]);
+    }
+    RopeAngles(rope_, steps[i].cache->size(), seqs[i].n, &cos[row0 * half], &sin[row0 * half]);
+  }
 
-  std::vector<float> x(static_cast<size_t>(T * D)), y(static_cast<size_t>(T * D));  // (T, D)
+  std::vector<float> x(static_cast<size_t>(N * D)), y(static_cast<size_t>(N * D));  // (N, D)
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& lw = weights_.layers[l];
-    RmsNorm(x.data(), h.data(), lw.input_norm.data(), T, D, static_cast<float>(c.rms_norm_eps));
-    MlaForward(y.data(), x.data(), T, l, lw.attn, c, cos.data(), sin.data(), cache);
-    AddScaled(h.data(), y.data(), 1.0f, T * D);
-    RmsNorm(x.data(), h.data(), lw.post_norm.data(), T, D, static_cast<float>(c.rms_norm_eps));
+    RmsNorm(x.data(), h.data(), lw.input_norm.data(), N, D, static_cast<float>(c.rms_norm_eps));
+    MlaForward(y.data(), x.data(), N, l, lw.attn, c, cos.data(), sin.data(), seqs);
+    AddScaled(h.data(), y.data(), 1.0f, N * D);
+    RmsNorm(x.data(), h.data(), lw.post_norm.data(), N, D, static_cast<float>(c.rms_norm_eps));
     if (lw.is_moe) {
-      MoeForward(y.data(), x.data(), T, lw.moe, c);
+      MoeForward(y.data(), x.data(), N, lw.moe, c);
     } else {
-      MlpForward(y.data(), x.data(), T, lw.mlp);
+      MlpForward(y.data(), x.data(), N, lw.mlp);
     }
-    AddScaled(h.data(), y.data(), 1.0f, T * D);
+    AddScaled(h.data(), y.data(), 1.0f, N * D);
   }
-  cache.Advance(T);
+  for (const auto& s : seqs) s.cache->Advance(s.n);
 
-  const int64_t first = all_positions ? 0 : T - 1;
-  const int64_t rows = T - first;
-  RmsNorm(x.data(), h.data() + first * D, weights_.final_norm.data(), rows, D, static_cast<float>(c.rms_norm_eps));
-  Linear(logits, x.data(), rows, weights_.lm_head);
+  // Final norm and head only for the rows whose logits are wanted, gathered contiguously.
+  std::vector<int64_t> out_rows;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t first = steps[i].all_positions ? 0 : seqs[i].n - 1;
+    for (int64_t t = first; t < seqs[i].n; ++t) out_rows.push_back(seqs[i].row0 + t);
+  }
+  const int64_t R = static_cast<int64_t>(out_rows.size());
+  for (int64_t r = 0; r < R; ++r) {
+    RmsNorm(&x[r * D], &h[out_rows[r] * D], weights_.final_norm.data(), 1, D, static_cast<float>(c.rms_norm_eps));
+  }
+  const bool single = steps.size() == 1;
+  std::vector<float> all_logits(single ? 0 : static_cast<size_t>(R * c.vocab_size));
+  float* dst = single ? steps.front().logits : all_logits.data();
+  Linear(dst, x.data(), R, weights_.lm_head);
+  if (!single) {
+    int64_t r = 0;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const int64_t rows = steps[i].all_positions ? seqs[i].n : 1;
+      std::memcpy(steps[i].logits, &all_logits[r * c.vocab_size], rows * c.vocab_size * sizeof(float));
+      r += rows;
+    }
+  }
   return Status::Ok();
 }
 

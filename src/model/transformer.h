@@ -36,6 +36,17 @@ class Model {
   // Token ids outside [0, vocab) are an InvalidArgument error (nothing is cached then).
   Status Forward(std::span<const int> tokens, KVCache& cache, float* logits, bool all_positions) const;
 
+  // One step of several sequences at once (continuous batching): every weight is read once for
+  // all of them, each sequence attends only to its own cache. Equivalent to calling Forward on
+  // each entry. Caches must be distinct and of the same MLA mode.
+  struct SequenceStep {
+    std::span<const int> tokens;  // this sequence's new tokens (at least one)
+    KVCache* cache;
+    float* logits;                // (tokens, vocab) if all_positions, else (vocab)
+    bool all_positions = false;
+  };
+  Status ForwardBatch(std::span<const SequenceStep> steps) const;
+
   KVCache NewCache(MlaMode mode) const { return KVCache(config_, mode); }
 
  private:
