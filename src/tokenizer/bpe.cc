@@ -1,6 +1,7 @@
 #include "tokenizer/bpe.h"
 
 #include <algorithm>
+#include <atomic>
 #include <queue>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,25 @@
 #include "tokenizer/utf8.h"
 
 namespace gorae::tokenizer {
+
+namespace {
+
+// Per-thread cache of piece -> ids: text repeats its words, and a hit skips the merge loop.
+// Tagged with the model's uid (not its address, which a later model could reuse); a thread
+// that alternates between models just refills it.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+struct PieceCache {
+  uint64_t owner = 0;
+  std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+};
+constexpr size_t kCacheMaxPiece = 64;      // longer pieces are rare and cheap to skip
+constexpr size_t kCacheMaxEntries = 1 << 16;
+std::atomic<uint64_t> next_model_uid{1};
+
+}  // namespace
 
 void MergeMap::Reserve(size_t n) {
   size_t cap = 16;
@@ -34,6 +54,7 @@ bool MergeMap::Insert(int32_t left, int32_t right, int32_t rank, int32_t merged)
 
 Result<BpeModel> BpeModel::FromJson(const nlohmann::json& j, const std::string& where, bool byte_level) {
   BpeModel m;
+  m.uid_ = next_model_uid.fetch_add(1);
   m.byte_level_ = byte_level;
   if (!j.is_object()) return InvalidArgument("{}: expected an object", where);
   std::string type = j.value("type", std::string("BPE"));
@@ -120,7 +141,26 @@ Result<BpeModel> BpeModel::FromJson(const nlohmann::json& j, const std::string& 
   return m;
 }
 
+
 void BpeModel::EncodePiece(std::string_view piece, std::vector<int32_t>* out) const {
+  if (piece.size() > kCacheMaxPiece) return EncodeUncached(piece, out);
+  thread_local PieceCache cache;
+  if (cache.owner != uid_) {
+    cache.map.clear();
+    cache.owner = uid_;
+  }
+  auto it = cache.map.find(piece);
+  if (it != cache.map.end()) {
+    out->insert(out->end(), it->second.begin(), it->second.end());
+    return;
+  }
+  size_t start = out->size();
+  EncodeUncached(piece, out);
+  if (cache.map.size() >= kCacheMaxEntries) cache.map.clear();
+  cache.map.emplace(std::string(piece), std::vector<int32_t>(out->begin() + start, out->end()));
+}
+
+void BpeModel::EncodeUncached(std::string_view piece, std::vector<int32_t>* out) const {
   if (piece.empty()) return;
   std::vector<int32_t> syms;
   syms.reserve(piece.size());
@@ -172,7 +212,7 @@ void BpeModel::EncodePiece(std::string_view piece, std::vector<int32_t>* out) co
       syms.push_back(it->second);
     }
   }
-  if (syms.size() > 256) {
+  if (syms.size() > 64) {
     MergeLong(&syms);
   } else {
     Merge(&syms);

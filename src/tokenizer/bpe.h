@@ -65,6 +65,7 @@ class BpeModel {
   bool byte_level() const { return byte_level_; }
 
  private:
+  void EncodeUncached(std::string_view piece, std::vector<int32_t>* out) const;
   void Merge(std::vector<int32_t>* syms) const;
   void MergeLong(std::vector<int32_t>* syms) const;
 
@@ -78,6 +79,7 @@ class BpeModel {
   int32_t unk_id_ = -1;
   bool fuse_unk_ = false;
   std::string continuing_subword_prefix_, end_of_word_suffix_;
+  uint64_t uid_ = 0;  // identifies this model to the per-thread piece cache
 };
 
 }  // namespace gorae::tokenizer

@@ -147,6 +147,48 @@ TEST_F(DeepSeek, RenderChatUsesBosToken) {
   EXPECT_EQ(tok_->RenderChat(msgs, true).value(), "<｜begin▁of▁sentence｜>S<｜User｜>U<｜Assistant｜>");
 }
 
+// The per-thread piece cache must never hand one model's ids to another model.
+TEST(PieceCache, AlternatingModelsInOneThread) {
+  auto a = testing::LoadOrFail(testing::TestPath("data/qwen2_style"));
+  auto b = testing::LoadOrFail(testing::TestPath("data/gpt2_style"));
+  ASSERT_TRUE(a && b);
+  const std::string text = "the whale model token 2024 고래";
+  auto ida = a->Encode(text).value(), idb = b->Encode(text).value();
+  ASSERT_NE(ida, idb);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(a->Encode(text).value(), ida);
+    EXPECT_EQ(b->Encode(text).value(), idb);
+  }
+  auto a2 = testing::LoadOrFail(testing::TestPath("data/llama3_style"));  // may reuse an address
+  a.reset();
+  EXPECT_EQ(a2->Encode(text).value(), a2->Encode(text).value());
+  EXPECT_EQ(b->Encode(text).value(), idb);
+}
+
+// Random bytes and random code points: never a crash; valid text always round-trips.
+TEST(Robustness, RandomInput) {
+  // llama3_style: no normalizer and no prefix space, so decode(encode(x)) == x must hold.
+  auto tok = testing::LoadOrFail(testing::TestPath("data/llama3_style"));
+  ASSERT_TRUE(tok);
+  uint64_t state = 12345;
+  auto next = [&] { state = state * 6364136223846793005ull + 1442695040888963407ull; return state >> 33; };
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string bytes;
+    for (int i = 0, n = next() % 40; i < n; ++i) bytes.push_back(static_cast<char>(next() & 0xff));
+    auto r = tok->Encode(bytes);
+    EXPECT_EQ(r.ok(), FindInvalidUtf8(bytes) == std::string_view::npos);
+    std::string text;
+    for (int i = 0, n = next() % 20; i < n; ++i) {
+      uint32_t cp = next() % 0x110000;
+      if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0x20;
+      AppendUtf8(cp, &text);
+    }
+    auto ids = tok->Encode(text);
+    ASSERT_TRUE(ids.ok());
+    EXPECT_EQ(tok->Decode(*ids).value(), text);
+  }
+}
+
 TEST(ChatTemplate, UnknownTemplateIsReported) {
   auto r = IdentifyChatTemplate("{% for m in messages %}{{ m.content }}{% endfor %}");
   ASSERT_FALSE(r.ok());
