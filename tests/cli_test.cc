@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "infer/generate.h"
 #include "io/safetensors.h"
 #include "model/random_init.h"
 #include "model/transformer.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gorae {
 namespace {
@@ -183,9 +185,57 @@ TEST_F(CliTest, BadTokens) {
   ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 97'", "token id 97 at position 1");
   ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 x 2'", "'x' is not an integer token id");
   ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 -3'", "token id -3");
-  ExpectCleanFailure("generate --model " + dir_.path() + " --tokens '' ", "no token ids");
+  ExpectCleanFailure("generate --model " + dir_.path() + " --tokens '' ", "exactly one of --tokens, --prompt, --chat");
+  ExpectCleanFailure("generate --model " + dir_.path() + " --tokens 1 --prompt hi", "exactly one of");
+  ExpectCleanFailure("generate --model " + dir_.path() + " --prompt hi", "tokenizer.json");  // no tokenizer there
   ExpectCleanFailure("generate --model " + dir_.path() + " --tokens 1 --top-p 1.5", "top-p");
   ExpectCleanFailure("logits --model " + dir_.path() + " --tokens '1 2' --prefill 3", "--prefill 3");
+}
+
+// Text in, text out: --prompt and --chat go through the real DeepSeek-V3 tokenizer and give the
+// decoded text of exactly the ids that --tokens gives for the same encoded prompt.
+TEST(CliText, PromptAndChatStreamDecodedText) {
+  const std::string tok_dir = std::string(GORAE_SOURCE_DIR) + "/../shared/data/deepseek-v3-tokenizer";
+  if (!std::filesystem::exists(tok_dir + "/tokenizer.json")) GTEST_SKIP() << "no " << tok_dir;
+  TempDir dir;
+  ModelConfig c = testing::TinyV3Config();
+  c.vocab_size = 129280;
+  c.eos_token_ids = {1};
+  ASSERT_TRUE(WriteRandomModel(dir.path(), c, DType::kBF16, 3).ok());
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
+    std::filesystem::copy_file(tok_dir + "/" + f, dir / f);
+  }
+  auto tok = tokenizer::Tokenizer::Load(dir.path());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  const std::string flags = " --max-tokens 6 --temperature 0 --ignore-eos --quiet";
+
+  struct Case {
+    std::string arg, text;
+    bool chat;
+  };
+  for (const Case& k : {Case{"--prompt 'The whale'", "The whale", false}, Case{"--chat 'Hi there'", "Hi there", true}}) {
+    std::string rendered = k.text;
+    if (k.chat) {
+      auto r = (*tok)->RenderChat({{"user", k.text, std::nullopt}}, true);
+      ASSERT_TRUE(r.ok());
+      rendered = *r;
+    }
+    auto ids = (*tok)->Encode(rendered, /*add_bos=*/!k.chat);
+    ASSERT_TRUE(ids.ok());
+    std::string id_list;
+    for (int32_t id : *ids) id_list += std::to_string(id) + " ";
+    const auto by_ids = RunGorae("generate --model " + dir.path() + " --tokens '" + id_list + "'" + flags);
+    ASSERT_EQ(by_ids.exit_code, 0) << by_ids.err;
+    auto out_ids = ParseTokenList(by_ids.out);
+    ASSERT_TRUE(out_ids.ok());
+    std::vector<int32_t> gen(out_ids->begin(), out_ids->end());
+    ASSERT_EQ(gen.size(), 6u);
+    auto expected = (*tok)->Decode(gen, /*skip_special=*/true);
+    ASSERT_TRUE(expected.ok());
+    const auto by_text = RunGorae("generate --model " + dir.path() + " " + k.arg + flags);
+    ASSERT_EQ(by_text.exit_code, 0) << by_text.err;
+    EXPECT_EQ(by_text.out, *expected + "\n") << k.arg;
+  }
 }
 
 }  // namespace
