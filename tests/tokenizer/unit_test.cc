@@ -83,13 +83,19 @@ TEST(Load, MissingDirectory) {
   EXPECT_NE(r.status().ToString().find("/nonexistent/model/tokenizer.json"), std::string::npos);
 }
 
+// Loads the 4 MB DeepSeek tokenizer once for all tests of the suite (a Tokenizer is immutable).
 class DeepSeek : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    if (testing::Exists(testing::DeepSeekDir() + "/tokenizer.json")) shared_ = testing::LoadOrFail(testing::DeepSeekDir());
+  }
+  static void TearDownTestSuite() { shared_.reset(); }
   void SetUp() override {
     if (!testing::Exists(testing::DeepSeekDir() + "/tokenizer.json")) GTEST_SKIP() << "no DeepSeek tokenizer";
-    tok_ = testing::LoadOrFail(testing::DeepSeekDir());
-    ASSERT_TRUE(tok_);
+    ASSERT_TRUE(shared_);
+    tok_ = shared_;
   }
+  static inline std::shared_ptr<const Tokenizer> shared_;
   std::shared_ptr<const Tokenizer> tok_;
 };
 
