@@ -1,0 +1,81 @@
+// Quantized weights: reference quantize / dequantize for the ggml block formats (tensor/quant.h)
+// and fast dot products of a quantized weight row with an fp32 activation row.
+//
+// How the dot products work (as llama.cpp does): the activation row is quantized once to int8
+// blocks (QuantizeActivation), then each weight row is dotted with it in integer arithmetic, one
+// fp32 multiply per block. The int8 rounding of the activation is the only approximation beyond
+// the weight format itself (relative error about 1/254 per activation value); F32/F16/BF16 weights
+// keep the activation in fp32. The SIMD level (scalar, AVX2, AVX-512 VNNI) is chosen at run time
+// from the CPU, and can be forced (tests check every level against the scalar reference).
+//
+// The code: quant_dot_ref.cc (reference formats + scalar kernels), quant_dot_avx2.cc and
+// quant_dot_avx512.cc (the same kernels in SIMD, sharing quant_dot_x86.h), quant_dot.cc
+// (dispatch and QuantLinear).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "tensor/quant.h"
+
+namespace gorae {
+
+// n must be a multiple of the type's block size (GetGgmlTypeInfo(t).block_elems) and t must be
+// computable. dst holds GgmlRowBytes(t, n) bytes.
+void QuantizeRow(GgmlType t, const float* src, void* dst, int64_t n);
+void DequantizeRow(GgmlType t, const void* src, float* dst, int64_t n);
+// Whole matrix (rows, cols) -> rows * GgmlRowBytes(t, cols) bytes; threads over rows.
+std::vector<uint8_t> QuantizeMatrix(GgmlType t, const float* src, int64_t rows, int64_t cols);
+
+// The activation format each weight type is dotted with.
+enum class ActFormat {
+  kF32,   // the fp32 row itself (F32, F16, BF16 weights)
+  kQ8,    // blocks of 32: BlockQ8Act (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 weights)
+  kQ8K,   // super-blocks of 256: BlockQ8_K (K-quant weights)
+};
+ActFormat ActFormatFor(GgmlType t);
+
+// The 32-block activation: fp32 scale and the sum of the ints (for the offset terms of Q4_1/Q5_1).
+struct BlockQ8Act {
+  float d;
+  int32_t sum;
+  int8_t qs[kQK];
+};
+static_assert(sizeof(BlockQ8Act) == 40);
+
+// Activation row x (n values) in the format weight type t needs; reused for every weight row.
+class QuantActivation {
+ public:
+  void Quantize(GgmlType t, const float* x, int64_t n);
+  const void* data() const { return fmt_ == ActFormat::kF32 ? static_cast<const void*>(f32_) : buf_.data(); }
+  // The activation as the kernels see it, decoded to fp32 (for reference computations in tests).
+  std::vector<float> Dequantized() const;
+
+ private:
+  ActFormat fmt_ = ActFormat::kF32;
+  int64_t n_ = 0;
+  const float* f32_ = nullptr;   // kF32: the caller's row, not copied (must outlive this)
+  std::vector<uint8_t> buf_;     // kQ8 / kQ8K blocks
+};
+
+enum class QuantSimd { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+const char* QuantSimdName(QuantSimd s);
+// Best level this CPU supports (AVX2 needs avx2+fma+f16c; AVX512 needs avx512f/bw/vl/vnni).
+QuantSimd DetectQuantSimd();
+// Forces a level for all later calls (tests, benchmarks); error if the CPU lacks it. Not
+// thread-safe against kernels running at the same time.
+Status SetQuantSimd(QuantSimd s);
+QuantSimd GetQuantSimd();
+// True if level s has its own kernel for type t (otherwise that type runs the scalar kernel).
+bool HasSimdKernel(QuantSimd s, GgmlType t);
+
+// Dot product of one weight row (n values of type t) with an activation prepared by
+// QuantActivation::Quantize(t, ...), at the current SIMD level.
+float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_t n);
+
+// out (T, w.rows) = in (T, w.cols) @ w^T. Each input row is quantized once; OpenMP threads over
+// weight rows, and each weight row is read once for all T input rows.
+void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w);
+
+}  // namespace gorae

@@ -1,0 +1,50 @@
+// AVX2 dot kernels (avx2 + fma + f16c), compiled for that ISA whatever the build flags, and
+// used only when the CPU reports it (quant_dot.cc). Integer dots: maddubs (u8 x s8 -> pairs
+// of int16) then madd with the scales (pairs of int16 -> int32).
+#include "kernels/cpu/quant_dot_kernels.h"
+
+#if defined(__x86_64__)
+
+// Every header before the target switch: their inline functions must stay compiled for the
+// baseline ISA (the linker keeps one copy of each, shared with the portable code).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/quant_dot.h"
+#include "tensor/quant.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace gorae::quant_internal {
+namespace {
+
+inline __m256i DotU8S8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
+  const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(sb)),
+                                          _mm_set1_epi16(static_cast<int16_t>(sa)));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
+}
+
+}  // namespace
+}  // namespace gorae::quant_internal
+
+#include "kernels/cpu/quant_dot_x86.h"
+
+namespace gorae::quant_internal {
+DotFn Avx2DotKernel(GgmlType t) { return SimdDotKernel(t); }
+}  // namespace gorae::quant_internal
+
+#pragma GCC pop_options
+
+#else
+
+namespace gorae::quant_internal {
+DotFn Avx2DotKernel(GgmlType) { return nullptr; }
+}  // namespace gorae::quant_internal
+
+#endif

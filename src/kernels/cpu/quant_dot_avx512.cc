@@ -1,0 +1,50 @@
+// AVX-512 VNNI dot kernels: the same kernels as AVX2 on 256-bit registers (AVX512VL), with
+// vpdpbusd doing u8 x s8 -> int32 in one instruction instead of maddubs + madd. 256-bit
+// registers keep one 32-value block per register and avoid the clock penalties some CPUs take
+// on 512-bit code; Zen 4 splits 512-bit operations in two anyway.
+#include "kernels/cpu/quant_dot_kernels.h"
+
+#if defined(__x86_64__)
+
+// Every header before the target switch: their inline functions must stay compiled for the
+// baseline ISA (the linker keeps one copy of each, shared with the portable code).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/quant_dot.h"
+#include "tensor/quant.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+
+namespace gorae::quant_internal {
+namespace {
+
+inline __m256i DotU8S8(__m256i u, __m256i s) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+}
+inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
+  const __m256i scales = _mm256_set_m128i(_mm_set1_epi32(sb), _mm_set1_epi32(sa));
+  return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), scales);
+}
+
+}  // namespace
+}  // namespace gorae::quant_internal
+
+#include "kernels/cpu/quant_dot_x86.h"
+
+namespace gorae::quant_internal {
+DotFn Avx512DotKernel(GgmlType t) { return SimdDotKernel(t); }
+}  // namespace gorae::quant_internal
+
+#pragma GCC pop_options
+
+#else
+
+namespace gorae::quant_internal {
+DotFn Avx512DotKernel(GgmlType) { return nullptr; }
+}  // namespace gorae::quant_internal
+
+#endif
