@@ -1,5 +1,7 @@
 // gorae: DeepSeek-style models from tokenizer to serving, in one binary.
 #include <cstdio>
+#include <exception>
+#include <new>
 
 #include "cli/commands.h"
 
@@ -18,6 +20,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "gorae: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gorae: error: %s\n", e.what());
+    return 1;
   }
   return exit_code;
 }

@@ -56,9 +56,14 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
     t.name = name;
     t.dtype_name = dt->get<std::string>();
     t.dtype_known = ParseDType(t.dtype_name, &t.dtype);
+    uint64_t numel = 1;
     for (auto& d : *sh) {
       if (!d.is_number_unsigned()) return bad("shape entries must be non-negative integers");
-      t.shape.push_back(d.get<int64_t>());
+      const uint64_t dim = d.get<uint64_t>();
+      // A corrupt header must not overflow the size arithmetic below.
+      if (dim > (1ull << 40) || (dim != 0 && numel > (1ull << 50) / dim)) return bad("shape is implausibly large");
+      numel *= dim;
+      t.shape.push_back(static_cast<int64_t>(dim));
     }
     if (!(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned()) return bad("offsets must be integers");
     const uint64_t b = (*off)[0].get<uint64_t>(), e = (*off)[1].get<uint64_t>();

@@ -157,8 +157,12 @@ Result<ModelConfig> ParseModelConfig(const std::string& text, const std::string&
 }
 
 Status ValidateModelConfig(const ModelConfig& c) {
+  // Sizes are bounded well above any real model so that a corrupt config cannot make the size
+  // arithmetic overflow or ask for absurd allocations.
+  constexpr int64_t kMaxDim = int64_t{1} << 24;
   auto positive = [](int64_t v, const char* name) -> Status {
     if (v <= 0) return InvalidArgument("field '{}' must be positive, got {}", name, v);
+    if (v > kMaxDim) return InvalidArgument("field '{}' is implausibly large: {}", name, v);
     return Status::Ok();
   };
   GORAE_RETURN_IF_ERROR(positive(c.vocab_size, "vocab_size"));
@@ -169,6 +173,11 @@ Status ValidateModelConfig(const ModelConfig& c) {
   GORAE_RETURN_IF_ERROR(positive(c.qk_nope_head_dim, "qk_nope_head_dim"));
   GORAE_RETURN_IF_ERROR(positive(c.qk_rope_head_dim, "qk_rope_head_dim"));
   GORAE_RETURN_IF_ERROR(positive(c.v_head_dim, "v_head_dim"));
+  for (auto [v, name] : {std::pair{c.q_lora_rank, "q_lora_rank"}, {c.intermediate_size, "intermediate_size"},
+                         {c.moe_intermediate_size, "moe_intermediate_size"}, {c.n_routed_experts, "n_routed_experts"},
+                         {c.n_shared_experts, "n_shared_experts"}, {c.first_k_dense_replace, "first_k_dense_replace"}}) {
+    if (v > kMaxDim) return InvalidArgument("field '{}' is implausibly large: {}", name, v);
+  }
   if (c.q_lora_rank < 0) return InvalidArgument("field 'q_lora_rank' must be null or positive, got {}", c.q_lora_rank);
   if (c.qk_rope_head_dim % 2 != 0) return InvalidArgument("field 'qk_rope_head_dim' must be even, got {}", c.qk_rope_head_dim);
   if (c.rms_norm_eps <= 0) return InvalidArgument("field 'rms_norm_eps' must be positive, got {}", c.rms_norm_eps);
