@@ -173,6 +173,19 @@ def make_style_tokenizers(corpus_lines):
         pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)])
     t.decoder = decoders.ByteLevel()
     styles['gpt2_style'] = (t, ['<|endoftext|>'])
+    # Every Split behaviour, invert, literal patterns and contiguous Digits (no real model uses
+    # all of these; they pin down the delimiter semantics).
+    t = Tokenizer(models.BPE())
+    t.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(',', behavior='removed'),
+        pre_tokenizers.Split(Regex(r'\s+'), behavior='merged_with_previous'),
+        pre_tokenizers.Split('-', behavior='merged_with_next'),
+        pre_tokenizers.Split(Regex(r'[.!?]'), behavior='contiguous'),
+        pre_tokenizers.Split(Regex(r'\p{L}+'), behavior='isolated', invert=True),
+        pre_tokenizers.Digits(individual_digits=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    t.decoder = decoders.ByteLevel()
+    styles['split_behaviors'] = (t, ['<pad>'])
     out = {}
     for name, (t, specials) in styles.items():
         trainer = trainers.BpeTrainer(vocab_size=1500, min_frequency=2, special_tokens=specials,
@@ -259,7 +272,7 @@ def main():
 
     corpus = style_corpus()
     for name, t in make_style_tokenizers(corpus).items():
-        extra = ['[MASK]', 'a [MASK] b', 'x  [MASK]  y [MASK]']
+        extra = ['[MASK]', 'a [MASK] b', 'x  [MASK]  y [MASK]', 'a-b--c, d,,e...f!?  g - h 12-34 5,6']
         write_jsonl(os.path.join(TESTS, 'golden', f'{name}_encode.jsonl'), encode_rows(t, texts + extra))
 
     write_chat_goldens()

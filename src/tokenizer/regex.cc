@@ -90,8 +90,8 @@ Result<std::shared_ptr<const Regex>> Regex::Compile(std::string_view pattern, bo
   std::string translated = literal ? std::string(pattern) : TranslateOniguruma(pattern);
   int error = 0;
   PCRE2_SIZE offset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
-  if (literal) options |= PCRE2_LITERAL;
+  // PCRE2_LITERAL rejects PCRE2_UCP (meaningless for a literal string).
+  uint32_t options = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
                                    options, &error, &offset, nullptr);
   if (code == nullptr) {

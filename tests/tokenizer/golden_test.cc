@@ -69,7 +69,7 @@ TEST_P(StyleGolden, EncodeDecode) {
   CheckEncodeGolden(*tok, TestPath(std::string("golden/") + GetParam() + "_encode.jsonl"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Tokenizers, StyleGolden, ::testing::Values("qwen2_style", "llama3_style", "gpt2_style"));
+INSTANTIATE_TEST_SUITE_P(Tokenizers, StyleGolden, ::testing::Values("qwen2_style", "llama3_style", "gpt2_style", "split_behaviors"));
 
 class ChatGolden : public ::testing::TestWithParam<std::pair<const char*, ChatTemplateKind>> {};
 
