@@ -42,10 +42,11 @@ void QuantizeSymmetric(const float* x, float* d_out, uint8_t* q) {
   for (int i = 0; i < kQK; ++i) {
     if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); vmax = x[i]; }
   }
-  const float d = HalfToFloat(F32ToF16(vmax / -(kLevels / 2)));
+  // As ggml's reference: values are rounded with the unrounded scale (so files match its bytes).
+  const float d = vmax / -(kLevels / 2);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   for (int i = 0; i < kQK; ++i) {
-    const int v = static_cast<int>(std::nearbyint(x[i] * id)) + kLevels / 2;
+    const int v = static_cast<int>(x[i] * id + (kLevels / 2 + 0.5f));  // >= 0: truncation rounds
     q[i] = static_cast<uint8_t>(std::clamp(v, 0, kLevels - 1));
   }
   *d_out = d;
