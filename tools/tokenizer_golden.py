@@ -240,6 +240,7 @@ def write_chat_goldens():
     templates = {
         'deepseek_v3': open(os.path.join(TESTS, 'data', 'deepseek_v3.jinja'), encoding='utf-8').read(),
         'deepseek_r1': open(os.path.join(TESTS, 'data', 'deepseek_r1.jinja'), encoding='utf-8').read(),
+        'deepseek_r1_initial': open(os.path.join(TESTS, 'data', 'deepseek_r1_initial.jinja'), encoding='utf-8').read(),
         'gorae': open(os.path.join(TESTS, 'data', 'gorae.jinja'), encoding='utf-8').read(),
     }
     for name, template in templates.items():

@@ -35,6 +35,8 @@ constexpr uint64_t kDeepSeekV3Hash = 0xebe3604156dc466aull;
 constexpr size_t kDeepSeekV3Size = 2301;
 constexpr uint64_t kDeepSeekR1Hash = 0x4526f885d718fa95ull;
 constexpr size_t kDeepSeekR1Size = 2765;
+constexpr uint64_t kDeepSeekR1InitialHash = 0x9c0722939a9b83ecull;
+constexpr size_t kDeepSeekR1InitialSize = 2237;
 
 uint64_t Fnv1a(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -48,6 +50,7 @@ uint64_t Fnv1a(std::string_view s) {
 // DeepSeek V3 and R1 share one structure (the R1 template is an edit of V3's); these are the
 // places where they differ.
 struct DeepSeekVariant {
+  bool join_systems;             // all system messages joined by "\n\n" (else the last one wins)
   bool strip_thinking;           // R1: content.split('</think>')[-1] for assistant turns
   bool newline_between_outputs;  // V3: '\n' before every tool output after the first
   std::string_view generation_prompt;
@@ -55,14 +58,20 @@ struct DeepSeekVariant {
 
 Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<ChatMessage>& messages,
                                    bool add_generation_prompt, std::string_view bos_token) {
-  std::string out(bos_token);
+  std::string system;
   bool first_system = true;
   for (const ChatMessage& m : messages) {
     if (m.role != "system") continue;
-    if (!first_system) out += "\n\n";
-    out += m.content;
+    if (!v.join_systems) {
+      system = m.content;
+      continue;
+    }
+    if (!first_system) system += "\n\n";
+    system += m.content;
     first_system = false;
   }
+  std::string out(bos_token);
+  out += system;
   bool is_tool = false, is_output_first = true;
   for (const ChatMessage& m : messages) {
     if (m.role == "user") {
@@ -138,6 +147,7 @@ std::string_view ChatTemplateName(ChatTemplateKind kind) {
   switch (kind) {
     case ChatTemplateKind::kDeepSeekV3: return "deepseek-v3";
     case ChatTemplateKind::kDeepSeekR1: return "deepseek-r1";
+    case ChatTemplateKind::kDeepSeekR1Initial: return "deepseek-r1-initial";
     case ChatTemplateKind::kGorae: return "gorae";
   }
   return "?";
@@ -150,8 +160,9 @@ Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja) {
   const uint64_t h = Fnv1a(jinja);
   if (jinja.size() == kDeepSeekV3Size && h == kDeepSeekV3Hash) return ChatTemplateKind::kDeepSeekV3;
   if (jinja.size() == kDeepSeekR1Size && h == kDeepSeekR1Hash) return ChatTemplateKind::kDeepSeekR1;
+  if (jinja.size() == kDeepSeekR1InitialSize && h == kDeepSeekR1InitialHash) return ChatTemplateKind::kDeepSeekR1Initial;
   return Unsupported(
-      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, gorae; this "
+      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, deepseek-r1-initial, gorae; this "
       "one has {} bytes, fnv1a64 {:016x}, begins '{}')",
       jinja.size(), h, std::string(jinja.substr(0, 60)));
 }
@@ -160,10 +171,12 @@ Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<
                                        bool add_generation_prompt, std::string_view bos_token) {
   switch (kind) {
     case ChatTemplateKind::kDeepSeekV3:
-      return RenderDeepSeek({false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
+      return RenderDeepSeek({true, false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kDeepSeekR1:
-      return RenderDeepSeek({true, false, "<｜Assistant｜><think>\n"}, messages, add_generation_prompt,
+      return RenderDeepSeek({true, true, false, "<｜Assistant｜><think>\n"}, messages, add_generation_prompt,
                             bos_token);
+    case ChatTemplateKind::kDeepSeekR1Initial:
+      return RenderDeepSeek({false, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kGorae:
       return RenderGorae(messages, add_generation_prompt, bos_token);
   }

@@ -8,8 +8,10 @@
 //
 // Supported:
 //   deepseek-v3  DeepSeek-V3 (system prompts joined by "\n\n", "<｜User｜>...", "<｜Assistant｜>...<｜end▁of▁sentence｜>")
-//   deepseek-r1  DeepSeek-R1: like V3, but past assistant turns keep only the text after the last
-//                "</think>", and the generation prompt opens "<think>\n"
+//   deepseek-r1  DeepSeek-R1 (2025 revision): like V3, but past assistant turns keep only the
+//                text after the last "</think>", and the generation prompt opens "<think>\n"
+//   deepseek-r1-initial  DeepSeek-R1 as first released: strips "</think>" like R1, but only the
+//                last system message is used and the generation prompt is "<｜Assistant｜>"
 //   gorae        gorae's own models (written by `gorae tokenizer train`): DeepSeek tokens, and an
 //                assistant turn's reasoning_content is kept as "<think>\n...\n</think>\n\n"
 //                before its content, so SFT can train on reasoning traces.
@@ -30,7 +32,7 @@ struct ChatMessage {
   std::optional<std::string> reasoning_content;  // used by the gorae template only
 };
 
-enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kGorae };
+enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae };
 
 // Name used in messages and by the CLI ("deepseek-v3", ...).
 std::string_view ChatTemplateName(ChatTemplateKind kind);

@@ -97,6 +97,7 @@ TEST_P(ChatGolden, MatchesTransformers) {
 INSTANTIATE_TEST_SUITE_P(Templates, ChatGolden,
                          ::testing::Values(std::make_pair("deepseek_v3", ChatTemplateKind::kDeepSeekV3),
                                            std::make_pair("deepseek_r1", ChatTemplateKind::kDeepSeekR1),
+                                           std::make_pair("deepseek_r1_initial", ChatTemplateKind::kDeepSeekR1Initial),
                                            std::make_pair("gorae", ChatTemplateKind::kGorae)));
 
 }  // namespace

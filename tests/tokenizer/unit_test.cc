@@ -199,7 +199,7 @@ TEST(ChatTemplate, UnknownTemplateIsReported) {
   auto r = IdentifyChatTemplate("{% for m in messages %}{{ m.content }}{% endfor %}");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(r.status().message().find("supported: deepseek-v3, deepseek-r1, gorae"), std::string::npos);
+  EXPECT_NE(r.status().message().find("supported: deepseek-v3, deepseek-r1, deepseek-r1-initial, gorae"), std::string::npos);
 }
 
 }  // namespace
