@@ -1,7 +1,7 @@
 // Pre-tokenizers: cut normalized text into the pieces that BPE encodes independently.
 // Supported (the ones DeepSeek-V3/R1, Qwen2 and Llama 3 use): Split (regex or literal, all five
 // delimiter behaviours, invert), Digits, ByteLevel (prefix space, GPT-2 regex; its byte mapping
-// is done by the BPE model, which works on raw bytes), Whitespace-free Sequence flattening.
+// is done by the BPE model, which works on raw bytes). Nested Sequences are flattened.
 #pragma once
 
 #include <deque>
