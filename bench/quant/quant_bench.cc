@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
   }
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
+  Weights();  // generate the data before any timing
+  Input();
   benchmark::RegisterBenchmark("sgemv_openblas/F32", BM_Sgemv)->Unit(benchmark::kMicrosecond)->UseRealTime();
   const GgmlType types[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
                             GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,

@@ -1,5 +1,6 @@
 // AVX-512 VNNI dot kernels: the same kernels as AVX2 on 256-bit registers (AVX512VL), with
-// vpdpbusd doing u8 x s8 -> int32 in one instruction instead of maddubs + madd. 256-bit
+// vpdpbusd doing u8 x s8 -> int32 in one instruction instead of maddubs + madd where no scale
+// multiply follows (Q8_0, Q4_0). 256-bit
 // registers keep one 32-value block per register and avoid the clock penalties some CPUs take
 // on 512-bit code; Zen 4 splits 512-bit operations in two anyway.
 #include "kernels/cpu/quant_dot_kernels.h"
@@ -25,9 +26,12 @@ namespace {
 inline __m256i DotU8S8(__m256i u, __m256i s) {
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
 }
+// With a scale to apply, maddubs + madd (the scale multiply rides on madd) measured faster than
+// vpdpbusd + vpmulld on Zen 4 (Q5_K: 1.7 vs 2.4 ms for a 4096x4096 product, docs/gguf.md).
 inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
-  const __m256i scales = _mm256_set_m128i(_mm_set1_epi32(sb), _mm_set1_epi32(sa));
-  return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), scales);
+  const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(sb)),
+                                          _mm_set1_epi16(static_cast<int16_t>(sa)));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
 }
 
 }  // namespace
