@@ -1,0 +1,76 @@
+// The whole model's training forward and backward for one micro-batch:
+//
+//   h = embed(tokens); h = block_l(h) for l < L;                        main model
+//   loss_main = CE(lm_head(RMSNorm(h)), next tokens; mask)
+//   MTP module k = 1..D (DeepSeek-V3 sec. 2.2), on positions t < T - k:
+//     h_k = block_{L+k-1}(eh_proj [enorm(embed(x_{t+k})) | hnorm(h_{k-1}[t])])
+//     loss_k = CE(lm_head(shared_head.norm(h_k)), x_{t+k+1}; mask)
+//   (embedding and lm_head shared with the main model; the concatenation order, embedding first,
+//   is that of the inference code that runs the released V3 MTP weights, e.g. vLLM.)
+//   loss = loss_main + lambda / D * sum_k loss_k + alpha * sum_{MoE blocks} balance loss
+//
+// The cross-entropy is fused with the output head and run in row chunks, so the (tokens,
+// vocab) logits are never held at once. Backward mirrors the forward: MTP modules from the
+// deepest down (each hands a gradient to the previous depth's hidden state), then the main
+// blocks from the top. Parameter gradients accumulate (so micro-batches add up).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "train/block_train.h"
+#include "train/train_model.h"
+
+namespace gorae::train {
+
+struct Objective {
+  double mtp_lambda = 0.3;     // weight of the MTP losses (their mean over depths)
+  double balance_alpha = 0.0;  // sequence-wise balance loss coefficient (0: off)
+};
+
+struct Batch {
+  int64_t B = 0, T = 0;
+  std::vector<int> tokens;  // (B, T + 1): inputs are positions [0, T), main targets [1, T + 1)
+  std::vector<float> mask;  // (B, T): loss weight of the target of position t (1 counted, 0 masked)
+};
+
+struct StepLosses {
+  double loss = 0.0;         // the objective (what the gradients are of, before loss_scale)
+  double ce = 0.0;           // main next-token cross-entropy, mean over unmasked targets
+  std::vector<double> mtp;   // per MTP depth, mean over its unmasked targets
+  double balance = 0.0;      // alpha * balance loss, summed over MoE blocks
+  int64_t targets = 0;       // unmasked main targets
+};
+
+// Workspace for one model's forward/backward (activations are kept between the two).
+class ModelStep {
+ public:
+  explicit ModelStep(TrainModel& model);
+
+  // Forward of one micro-batch; with backward, also the backward: gradients of
+  // loss_scale * loss accumulate into the model's grads. Router statistics of each MoE block
+  // (MoeBlocks() order) are added to *stats when given. logits_out (B*T, vocab), when given,
+  // receives the main model's logits.
+  Result<StepLosses> Run(const Batch& batch, const Objective& obj, double loss_scale, bool backward,
+                         std::vector<MoeStats>* stats, float* logits_out = nullptr);
+
+  // Indices into params().layers of the MoE blocks: main layers first, then MTP blocks.
+  const std::vector<int64_t>& MoeBlocks() const { return moe_blocks_; }
+
+ private:
+  struct MtpActs {
+    std::vector<float> emb, en, en_rstd;   // (Nk, hidden), (Nk, hidden), (Nk)
+    std::vector<float> hprev, hn, hn_rstd; // (Nk, hidden), (Nk, hidden), (Nk)
+    std::vector<float> cat;                // (Nk, 2 * hidden)
+    BlockActs block;
+  };
+  TrainModel& model_;
+  std::vector<int64_t> moe_blocks_;
+  std::vector<BlockActs> blocks_;           // main layers
+  std::vector<MtpActs> mtp_;                // per depth
+  std::vector<std::vector<float>> hidden_;  // depth 0 (main) .. D: final hidden (B*(T-k), hidden)
+  std::vector<std::vector<float>> d_hidden_;
+};
+
+}  // namespace gorae::train
