@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   gorae::cli::AddGenerateCommand(app, &exit_code);
   gorae::cli::AddBenchCommand(app, &exit_code);
   gorae::cli::AddTokenizerCommand(app, &exit_code);
+  gorae::cli::AddServeCommand(app, &exit_code);
+  gorae::cli::AddChatCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

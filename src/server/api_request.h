@@ -1,0 +1,62 @@
+// The OpenAI request bodies gorae accepts, parsed and checked. Every error is InvalidArgument
+// with a message that starts with the offending field ("temperature: expected a number, got
+// string"); FieldOf() recovers that name for the error's "param".
+//
+// Accepted beyond the OpenAI fields (as llama.cpp's server does): top_k, min_p,
+// repetition_penalty, ignore_eos. Fields gorae cannot honour (logprobs, tools, non-zero
+// presence/frequency penalties, non-text response formats) are refused, never silently
+// ignored; unknown fields are ignored, since clients send vendor extras.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "infer/sampler.h"
+#include "tokenizer/chat_template.h"
+
+namespace gorae::server {
+
+struct GenerationParams {
+  SamplerConfig sampler;           // seed set only if the request gave one
+  bool has_seed = false;
+  std::optional<int> max_tokens;   // max_tokens or max_completion_tokens; default: fill the context
+  std::vector<std::string> stop;
+  int n = 1;
+  bool stream = false;
+  bool include_usage = false;      // stream_options.include_usage
+  bool ignore_eos = false;
+};
+
+struct ChatRequest {
+  std::vector<tokenizer::ChatMessage> messages;
+  GenerationParams params;
+};
+
+// A prompt is text, or token ids given directly.
+struct CompletionPrompt {
+  std::string text;
+  std::vector<int> ids;
+  bool is_ids = false;
+};
+
+struct CompletionRequest {
+  std::vector<CompletionPrompt> prompts;  // "prompt": a string, an id list, or a list of either
+  GenerationParams params;
+};
+
+inline constexpr int kMaxChoices = 16;
+inline constexpr int kMaxStopStrings = 16;
+
+Result<ChatRequest> ParseChatRequest(const nlohmann::json& body);
+Result<CompletionRequest> ParseCompletionRequest(const nlohmann::json& body);
+
+// The field an error message starts with ("messages[1].content: ..." -> "messages[1].content"),
+// or "" when it does not start with one.
+std::string FieldOf(const std::string& message);
+
+}  // namespace gorae::server

@@ -1,0 +1,414 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "server/chat_page.h"
+#include "server/choice_text.h"
+
+namespace gorae::server {
+
+using nlohmann::json;
+
+namespace {
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, const ApiError& e) { SendJson(res, e.http_status, e.ToJson()); }
+
+// Compares without an early exit, so the time taken says nothing about the key.
+bool SameSecret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<size_t>(b.size(), 1)]);
+  return diff == 0;
+}
+
+Result<json> ParseBody(const httplib::Request& req) {
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    // Find where it breaks, for the message (nlohmann reports the byte).
+    try {
+      json again = json::parse(req.body);
+    } catch (const json::parse_error& e) {
+      return InvalidArgument("body: invalid JSON at byte {}", e.byte);
+    }
+    return InvalidArgument("body: invalid JSON");
+  }
+  if (!body.is_object()) return InvalidArgument("body: expected a JSON object");
+  return body;
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+// One generation request in flight: the engine job and the text pipeline of each choice.
+struct HttpServer::InFlight {
+  ResponseHeader header;
+  std::shared_ptr<Job> job;
+  std::vector<std::unique_ptr<ChoiceText>> text;
+  std::vector<size_t> consumed;          // ids of each choice already fed to its text
+  std::vector<std::string> finish;       // "" while running
+  std::vector<ChoiceResult> results;     // accumulated text (whole responses)
+  std::vector<bool> role_sent;
+  int prompt_tokens = 0;
+  bool include_usage = false;
+  uint64_t version = 0;
+  std::atomic<int>* in_flight = nullptr;
+
+  ~InFlight() {
+    if (job) job->Cancel();  // a client gone mid-way: free the slots now
+    if (in_flight) in_flight->fetch_sub(1);
+  }
+
+  bool Done() const {
+    return std::all_of(finish.begin(), finish.end(), [](const std::string& f) { return !f.empty(); });
+  }
+
+  Usage usage() const {
+    Usage u;
+    u.prompt_tokens = prompt_tokens;
+    for (const auto& t : text) u.completion_tokens += t->tokens();
+    return u;
+  }
+
+  // Moves what the engine produced since the last call through each choice's text pipeline;
+  // `emit(i, delta, finish_reason)` is called for each change (finish_reason "" while running).
+  template <typename Emit>
+  void Pump(Emit&& emit) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (!finish[i].empty()) continue;
+      const Job::Progress p = job->Read(i);
+      std::span<const int> fresh(p.tokens.data() + consumed[i], p.tokens.size() - consumed[i]);
+      consumed[i] = p.tokens.size();
+      SplitDelta d = text[i]->Feed(fresh);
+      std::string reason;
+      if (text[i]->stopped()) {
+        job->Cancel(i);  // a stop string or end id: no need for more tokens
+        reason = "stop";
+      } else if (p.done) {
+        reason = p.finish == FinishReason::kStop ? "stop" : "length";
+      }
+      if (!reason.empty()) Append(d, text[i]->Finish());
+      if (!d.empty() || !reason.empty()) emit(i, d, reason);
+      if (!reason.empty()) finish[i] = reason;
+    }
+  }
+};
+
+HttpServer::HttpServer(const Model& model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer, ServerOptions options)
+    : model_(model), tok_(std::move(tokenizer)), options_(std::move(options)) {
+  engine_ = std::make_unique<BatchEngine>(model_, options_.engine);
+  http_ = std::make_unique<httplib::Server>();
+  // Each waiting request holds a worker, so there are enough for every slot and queue place,
+  // plus spares so /health and the page answer even when the engine is full.
+  const size_t workers = static_cast<size_t>(options_.engine.parallel + options_.engine.max_queued + 8);
+  http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_keep_alive_timeout(5);
+  Routes();
+}
+
+HttpServer::~HttpServer() {
+  StopNow();
+  if (drain_thread_.joinable()) drain_thread_.join();
+}
+
+Result<int> HttpServer::Bind() {
+  if (options_.port == 0) {
+    const int port = http_->bind_to_any_port(options_.host);
+    if (port <= 0) return IOError("cannot listen on {} (any port)", options_.host);
+    return port;
+  }
+  if (!http_->bind_to_port(options_.host, options_.port)) {
+    return IOError("cannot listen on {}:{} (in use, or not an address of this machine)", options_.host, options_.port);
+  }
+  return options_.port;
+}
+
+Status HttpServer::Run() {
+  if (!http_->listen_after_bind() && !draining_.load()) return IOError("the HTTP listener stopped unexpectedly");
+  engine_->Shutdown();
+  return Status::Ok();
+}
+
+void HttpServer::Drain() {
+  if (draining_.exchange(true)) return;
+  engine_->StopAccepting();
+  drain_thread_ = std::thread([this] {
+    // Wait for the engine and for the handlers to write their last bytes, then close.
+    const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+    engine_->WaitIdle(options_.drain_timeout);
+    while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    http_->stop();
+  });
+}
+
+void HttpServer::StopNow() {
+  draining_.store(true);
+  engine_->Shutdown();
+  http_->stop();
+}
+
+std::vector<int> HttpServer::EndIds(bool ignore_eos) const {
+  std::vector<int> ids;
+  if (ignore_eos) return ids;
+  for (int64_t id : model_.config().eos_token_ids) ids.push_back(static_cast<int>(id));
+  for (int32_t id : {tok_->eot_id(), tok_->eos_id()}) {
+    if (id >= 0 && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  return ids;
+}
+
+void HttpServer::Routes() {
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (options_.api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    if (auth.rfind(prefix, 0) == 0 && SameSecret(auth.substr(prefix.size()), options_.api_key)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    ApiError e;
+    e.http_status = 401;
+    e.code = "invalid_api_key";
+    e.message = auth.empty() ? "missing API key: send the header 'Authorization: Bearer KEY'" : "incorrect API key";
+    SendError(res, e);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // Errors httplib raises itself (unknown route, body too large, bad HTTP) get the same shape.
+  http_->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    ApiError e;
+    e.http_status = res.status;
+    if (res.status == 404) {
+      e.message = fmt::format("no route for {} {}", req.method, req.path);
+      e.code = "not_found";
+    } else if (res.status == 413) {
+      e.message = fmt::format("body: the request body is larger than {} bytes", options_.max_body_bytes);
+      e.param = "body";
+    } else {
+      e.message = fmt::format("HTTP error {}", res.status);
+      if (res.status >= 500) e.type = "server_error";
+    }
+    SendError(res, e);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    SendError(res, ServerError("internal error: " + what));
+  });
+
+  http_->Get("/", [](const httplib::Request&, httplib::Response& res) {
+    const std::string_view page = ChatPageHtml();
+    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
+  });
+  http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) { HandleHealth(res); });
+  http_->Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
+  http_->Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
+  http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleChat(req, res); });
+  http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleCompletion(req, res); });
+}
+
+void HttpServer::HandleHealth(httplib::Response& res) {
+  const EngineStats s = engine_->Stats();
+  const bool draining = draining_.load();
+  json body = {{"status", draining ? "draining" : "ok"},
+               {"model", options_.model_name},
+               {"slots_total", options_.engine.parallel},
+               {"slots_busy", s.active},
+               {"queued", s.queued},
+               {"peak_batch", s.peak_batch},
+               {"steps", s.steps},
+               {"generated_tokens", s.generated}};
+  SendJson(res, draining ? 503 : 200, body);
+}
+
+void HttpServer::HandleModels(const httplib::Request& req, httplib::Response& res) {
+  const json model = {{"id", options_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "gorae"},
+                      {"context_length", options_.engine.context}};
+  if (req.matches.size() > 1) {
+    if (req.matches[1] != options_.model_name) {
+      ApiError e;
+      e.http_status = 404;
+      e.code = "model_not_found";
+      e.param = "model";
+      e.message = fmt::format("model '{}' is not served here (this server serves '{}')", req.matches[1].str(),
+                              options_.model_name);
+      SendError(res, e);
+      return;
+    }
+    SendJson(res, 200, model);
+    return;
+  }
+  SendJson(res, 200, {{"object", "list"}, {"data", json::array({model})}});
+}
+
+void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res) {
+  auto body = ParseBody(req);
+  if (!body.ok()) return SendError(res, BadRequest(body.status()));
+  auto parsed = ParseChatRequest(*body);
+  if (!parsed.ok()) return SendError(res, BadRequest(parsed.status()));
+  auto text = tok_->RenderChat(parsed->messages, /*add_generation_prompt=*/true);
+  if (!text.ok()) return SendError(res, BadRequest(text.status().WithContext("messages")));
+  auto ids = tok_->Encode(*text);  // the template writes the BOS itself
+  if (!ids.ok()) return SendError(res, BadRequest(ids.status().WithContext("messages")));
+  Prompt p;
+  p.ids.assign(ids->begin(), ids->end());
+  p.opens_reasoning = PromptOpensReasoning(*text);
+  Generate(Endpoint::kChat, {std::move(p)}, parsed->params, res);
+}
+
+void HttpServer::HandleCompletion(const httplib::Request& req, httplib::Response& res) {
+  auto body = ParseBody(req);
+  if (!body.ok()) return SendError(res, BadRequest(body.status()));
+  auto parsed = ParseCompletionRequest(*body);
+  if (!parsed.ok()) return SendError(res, BadRequest(parsed.status()));
+  std::vector<Prompt> prompts;
+  for (size_t i = 0; i < parsed->prompts.size(); ++i) {
+    const CompletionPrompt& cp = parsed->prompts[i];
+    Prompt p;
+    if (cp.is_ids) {
+      p.ids = cp.ids;
+    } else {
+      auto ids = tok_->Encode(cp.text);
+      if (!ids.ok()) return SendError(res, BadRequest(ids.status().WithContext("prompt")));
+      // A plain-text prompt starts a document: BOS first, unless the text already has it.
+      if (tok_->bos_id() >= 0 && (ids->empty() || ids->front() != tok_->bos_id())) p.ids.push_back(tok_->bos_id());
+      p.ids.insert(p.ids.end(), ids->begin(), ids->end());
+    }
+    if (p.ids.empty()) return SendError(res, BadRequest(InvalidArgument("prompt: the prompt has no tokens")));
+    prompts.push_back(std::move(p));
+  }
+  Generate(Endpoint::kCompletion, std::move(prompts), parsed->params, res);
+}
+
+void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,
+                          httplib::Response& res) {
+  const int64_t context = options_.engine.context;
+  std::vector<SequenceSpec> specs;
+  auto run = std::make_shared<InFlight>();
+  std::random_device entropy;
+  for (const Prompt& p : prompts) {
+    const int64_t len = static_cast<int64_t>(p.ids.size());
+    if (len >= context) {
+      ApiError e = BadRequest(InvalidArgument("{}: the prompt is {} tokens, more than the context of {} allows",
+                                              endpoint == Endpoint::kChat ? "messages" : "prompt", len, context));
+      return SendError(res, e);
+    }
+    run->prompt_tokens += static_cast<int>(len);
+    for (int j = 0; j < params.n; ++j) {
+      SequenceSpec s;
+      s.prompt = p.ids;
+      s.sampler = params.sampler;
+      // Choice j of a seeded request uses seed + j: reproducible, and the choices differ.
+      s.sampler.seed = params.has_seed ? params.sampler.seed + j : (uint64_t{entropy()} << 32 | entropy());
+      s.max_tokens = params.max_tokens ? *params.max_tokens : static_cast<int>(context - len);
+      s.stop_ids = EndIds(params.ignore_eos);
+      specs.push_back(std::move(s));
+
+      ChoiceTextOptions t;
+      t.stop = params.stop;
+      t.end_ids = s.stop_ids;
+      t.split_reasoning = endpoint == Endpoint::kChat;
+      t.starts_in_reasoning = p.opens_reasoning;
+      run->text.push_back(std::make_unique<ChoiceText>(*tok_, std::move(t)));
+    }
+  }
+  const size_t n = specs.size();
+  run->results.resize(n);
+  for (size_t i = 0; i < n; ++i) run->results[i].has_reasoning = prompts[i / params.n].opens_reasoning;
+  Admission a = engine_->Submit(std::move(specs));
+  if (!a.error.ok()) return SendError(res, BadRequest(a.error));
+  if (a.overloaded || !a.job) return SendError(res, Overloaded());
+
+  run->header = {endpoint, NewRequestId(endpoint), UnixNow(), options_.model_name};
+  run->job = std::move(a.job);
+  run->consumed.assign(n, 0);
+  run->finish.assign(n, "");
+  run->role_sent.assign(n, false);
+  run->include_usage = params.include_usage;
+  in_flight_.fetch_add(1);
+  run->in_flight = &in_flight_;
+  if (params.stream) {
+    Stream(std::move(run), res);
+  } else {
+    Answer(std::move(run), res);
+  }
+}
+
+void HttpServer::Answer(std::shared_ptr<InFlight> run, httplib::Response& res) {
+  // Bounded: every choice ends after max_tokens, and a shut-down engine fails the job.
+  while (!run->Done()) {
+    run->version = run->job->WaitForChange(run->version, std::chrono::milliseconds(200));
+    run->Pump([&](size_t i, const SplitDelta& d, const std::string& reason) {
+      ChoiceResult& r = run->results[i];
+      r.content += d.content;
+      r.reasoning += d.reasoning;
+      r.has_reasoning = r.has_reasoning || !d.reasoning.empty();
+      if (!reason.empty()) r.finish_reason = reason;
+    });
+    const Status err = run->job->error();
+    if (!err.ok()) return SendError(res, ServerError(err.message()));
+  }
+  SendJson(res, 200, WholeResponse(run->header, run->results, run->usage()));
+}
+
+void HttpServer::Stream(std::shared_ptr<InFlight> run, httplib::Response& res) {
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  auto idle_polls = std::make_shared<int>(0);
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [run, idle_polls](size_t, httplib::DataSink& sink) {
+        std::string out;
+        run->version = run->job->WaitForChange(run->version, std::chrono::milliseconds(50));
+        run->Pump([&](size_t i, const SplitDelta& d, const std::string& reason) {
+          const bool role = run->header.endpoint == Endpoint::kChat && !run->role_sent[i];
+          run->role_sent[i] = true;
+          // Content first, then the finish_reason in its own chunk, as OpenAI does.
+          if (role || !d.empty()) out += SseEvent(ChunkFor(run->header, static_cast<int>(i), role, d.reasoning, d.content, ""));
+          if (!reason.empty()) out += SseEvent(ChunkFor(run->header, static_cast<int>(i), false, "", "", reason));
+        });
+        const Status err = run->job->error();
+        if (!err.ok()) out += SseEvent(ServerError(err.message()).ToJson());
+        const bool done = run->Done() || !err.ok();
+        if (done) {
+          if (run->include_usage) out += SseEvent(UsageChunk(run->header, run->usage()));
+          out += "data: [DONE]\n\n";
+        }
+        if (out.empty()) {
+          // Nothing new (queued, or a long prefill): a comment line every ~0.5 s, so that a
+          // client that went away is noticed (the write fails) and its slot freed.
+          if (++*idle_polls < 10) return true;
+          out = ": waiting\n\n";
+        }
+        *idle_polls = 0;
+        if (!sink.write(out.data(), out.size())) {
+          run->job->Cancel();  // the client is gone: free its slots before the next step
+          return false;
+        }
+        if (done) sink.done();
+        return true;
+      },
+      [run](bool) mutable { run.reset(); });
+}
+
+}  // namespace gorae::server

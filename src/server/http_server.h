@@ -1,0 +1,92 @@
+// `gorae serve`: the OpenAI-compatible HTTP server over one model and tokenizer.
+//
+//   POST /v1/chat/completions   messages through the chat template; reasoning split off
+//   POST /v1/completions        raw text (or ids) in, text out
+//   GET  /v1/models[/{id}]      the one served model
+//   GET  /health                {"status": "ok"} (503 "draining" while shutting down) + engine counters
+//   GET  /                      the chat page
+//
+// Requests run on the continuous-batching engine (batch_engine.h); each HTTP request holds a
+// worker thread while it waits for its tokens. Errors are OpenAI-shaped JSON (openai_format.h).
+// With an API key, every /v1/ route needs "Authorization: Bearer KEY" (401 otherwise); the page
+// and /health stay open so a browser can load the page and a supervisor can probe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/status.h"
+#include "model/transformer.h"
+#include "server/api_request.h"
+#include "server/batch_engine.h"
+#include "server/openai_format.h"
+#include "tokenizer/tokenizer.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace gorae::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                       // 0: any free port (see Bind)
+  std::string api_key;                   // "" : no authentication
+  std::string model_name = "gorae";      // reported by /v1/models and in responses
+  size_t max_body_bytes = 8 << 20;       // larger bodies get 413
+  std::chrono::milliseconds drain_timeout{30000};
+  EngineOptions engine;
+};
+
+class HttpServer {
+ public:
+  // `model` and `tokenizer` must outlive the server.
+  HttpServer(const Model& model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer, ServerOptions options);
+  ~HttpServer();
+
+  // Binds the listening socket; returns the bound port (useful with port 0).
+  Result<int> Bind();
+  // Serves until Drain or StopNow; blocks. Call after Bind.
+  Status Run();
+  // Graceful stop: new requests get 503, running ones finish (up to drain_timeout), then the
+  // listener closes and Run returns. Thread-safe; returns at once (the drain runs on its own).
+  void Drain();
+  // Immediate stop: running requests are failed. Thread-safe.
+  void StopNow();
+
+ private:
+  void Routes();
+  void HandleChat(const httplib::Request& req, httplib::Response& res);
+  void HandleCompletion(const httplib::Request& req, httplib::Response& res);
+  void HandleHealth(httplib::Response& res);
+  void HandleModels(const httplib::Request& req, httplib::Response& res);
+
+  struct InFlight;  // one generation request being answered
+  struct Prompt {
+    std::vector<int> ids;
+    bool opens_reasoning = false;
+  };
+  // Shared by both endpoints: checks the context, submits, then answers whole or streamed.
+  void Generate(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,
+                httplib::Response& res);
+  void Answer(std::shared_ptr<InFlight> run, httplib::Response& res);
+  void Stream(std::shared_ptr<InFlight> run, httplib::Response& res);
+  std::vector<int> EndIds(bool ignore_eos) const;
+
+  const Model& model_;
+  std::shared_ptr<const tokenizer::Tokenizer> tok_;
+  ServerOptions options_;
+  std::unique_ptr<BatchEngine> engine_;
+  std::unique_ptr<httplib::Server> http_;
+  std::atomic<int> in_flight_{0};  // generation requests not yet fully answered
+  std::atomic<bool> draining_{false};
+  std::thread drain_thread_;
+};
+
+}  // namespace gorae::server

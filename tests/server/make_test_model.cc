@@ -1,0 +1,68 @@
+// server_test_model OUT_DIR [r1]: writes the small model the server tests run against: a
+// tokenizer trained by gorae on the repository's test corpus (vocab 512, gorae's chat
+// template, or with "r1" DeepSeek-R1's, whose generation prompt opens "<think>") and a random
+// "tiny" DeepSeek-V3-shaped model whose vocabulary and end-of-sequence id match it.
+// Random weights give random text: the tests check the protocol, not the words.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/presets.h"
+#include "model/random_init.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/trainer.h"
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Fail(const gorae::Status& s) {
+  std::fprintf(stderr, "server_test_model: %s\n", s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: server_test_model OUT_DIR [r1]\n");
+    return 2;
+  }
+  const std::string out = argv[1];
+  const bool r1 = argc > 2 && std::string(argv[2]) == "r1";
+  const std::string data = std::string(GORAE_SOURCE_DIR) + "/tests/tokenizer/data/";
+
+  gorae::tokenizer::TrainerOptions t;
+  t.files = {data + "train_corpus.txt"};
+  t.vocab_size = 512;
+  t.out_dir = out;
+  t.progress = false;
+  if (auto s = gorae::tokenizer::TrainTokenizer(t); !s.ok()) return Fail(s);
+
+  if (r1) {
+    const std::string path = out + "/tokenizer_config.json";
+    nlohmann::json config = nlohmann::json::parse(Slurp(path));
+    config["chat_template"] = Slurp(data + "deepseek_r1.jinja");
+    std::ofstream(path) << config.dump(2);
+  }
+  auto tok = gorae::tokenizer::Tokenizer::Load(out);
+  if (!tok.ok()) return Fail(tok.status());
+  if (!(*tok)->chat_template().ok()) return Fail((*tok)->chat_template().status());
+
+  auto config = gorae::PresetConfig("tiny");
+  if (!config.ok()) return Fail(config.status());
+  config->vocab_size = (*tok)->vocab_size();
+  config->bos_token_id = (*tok)->bos_id();
+  config->eos_token_ids = {(*tok)->eot_id()};
+  if (auto s = gorae::WriteRandomModel(out, *config, gorae::DType::kF32, /*seed=*/7); !s.ok()) return Fail(s);
+  std::printf("%s\n", out.c_str());
+  return 0;
+}
