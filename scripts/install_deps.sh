@@ -29,6 +29,18 @@ else
   echo "[install_deps] all Debian build packages present"
 fi
 
+# The server's tests drive `gorae serve` with the official OpenAI client and the chat page with
+# headless Chromium (tests/server/). They skip (ctest "Skipped") when these are missing.
+if ! python3 -c "import openai" >/dev/null 2>&1; then
+  echo "[install_deps] installing the openai Python package (server tests)"
+  python3 -m pip install -q openai || python3 -m pip install -q --break-system-packages openai
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[install_deps] installing chromium (server chat page test)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+fi
+
 # Optional (--py-tools): the PyTorch / Hugging Face reference tools in tools/ (not needed to build or test).
 if [ "${1:-}" = "--py-tools" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch python3-numpy

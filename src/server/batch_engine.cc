@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/threads.h"
 
 namespace gorae::server {
 
@@ -190,6 +191,9 @@ void BatchEngine::Release(Sequence& s) {
 }
 
 void BatchEngine::Loop() {
+  // OpenMP's thread count is per thread: without this the engine thread would use every core
+  // whatever --threads said on the main thread.
+  SetNumThreads(NumThreads());
   const Status stopping(StatusCode::kInternal, "the server is shutting down");
   while (true) {
     {
