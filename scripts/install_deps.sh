@@ -33,6 +33,10 @@ fi
 # headless Chromium (tests/server/). They skip (ctest "Skipped") when these are missing.
 if ! python3 -c "import openai" >/dev/null 2>&1; then
   echo "[install_deps] installing the openai Python package (server tests)"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip
+  fi
   python3 -m pip install -q openai || python3 -m pip install -q --break-system-packages openai
 fi
 if ! command -v chromium >/dev/null 2>&1; then
