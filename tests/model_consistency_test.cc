@@ -34,11 +34,20 @@ std::vector<Case> Cases() {
   group_limited.first_k_dense_replace = 0;
   ModelConfig dense = testing::TinyV3Config();
   dense.n_routed_experts = 0;
+  ModelConfig llama = testing::TinyQwen2Config();
+  llama.model_type = "llama";
+  llama.arch = Architecture::kLlama;
+  llama.qkv_bias = llama.o_bias = true;
+  llama.num_key_value_heads = 1;
+  llama.llama3.enabled = true;
+  llama.llama3.original_max_position_embeddings = 32;
   return {{"v3_f32", testing::TinyV3Config(), DType::kF32},
           {"v2lite_bf16", testing::TinyV2LiteConfig(), DType::kBF16},
           {"group_limited_f16", group_limited, DType::kF16},
           {"v3_fp8", fp8, DType::kF8E4M3},
-          {"dense_f32", dense, DType::kF32}};
+          {"dense_f32", dense, DType::kF32},
+          {"qwen2_bf16", testing::TinyQwen2Config(), DType::kBF16},
+          {"llama3_bias_f16", llama, DType::kF16}};
 }
 
 std::vector<float> RunLogits(const Model& m, const std::vector<int>& ids, MlaMode mode, size_t prefill) {
@@ -88,9 +97,11 @@ INSTANTIATE_TEST_SUITE_P(Models, ConsistencyTest, ::testing::ValuesIn(Cases()),
 
 // Several sequences stepped together (continuous batching) give each sequence the logits it gets
 // alone: mixed prompt lengths in one batched prefill, then batched decode steps, both MLA modes.
-TEST(ModelForward, BatchOfSequencesEqualsEachAlone) {
+class BatchTest : public ::testing::TestWithParam<ModelConfig> {};
+
+TEST_P(BatchTest, BatchOfSequencesEqualsEachAlone) {
   TempDir dir;
-  ASSERT_TRUE(WriteRandomModel(dir.path(), testing::TinyV3Config(), DType::kBF16, 99).ok());
+  ASSERT_TRUE(WriteRandomModel(dir.path(), GetParam(), DType::kBF16, 99).ok());
   auto model = Model::Load(dir.path());
   ASSERT_TRUE(model.ok());
   const int64_t V = (*model)->config().vocab_size;
@@ -128,6 +139,10 @@ TEST(ModelForward, BatchOfSequencesEqualsEachAlone) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Architectures, BatchTest,
+                         ::testing::Values(testing::TinyV3Config(), testing::TinyQwen2Config()),
+                         [](const auto& info) { return info.param.model_type; });
 
 TEST(ModelForward, RejectsOutOfRangeTokenWithoutCaching) {
   TempDir dir;

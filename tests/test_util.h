@@ -130,4 +130,23 @@ inline ModelConfig TinyV2LiteConfig() {
   return c;
 }
 
+// An R1-Distill-Qwen-style config: grouped-query attention (4 heads, 2 K/V heads), q/k/v biases.
+inline ModelConfig TinyQwen2Config() {
+  ModelConfig c;
+  c.model_type = "qwen2";
+  c.arch = Architecture::kQwen2;
+  c.vocab_size = 97;
+  c.hidden_size = 48;
+  c.intermediate_size = 80;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 12;
+  c.qkv_bias = true;
+  c.max_position_embeddings = 256;
+  c.rope_theta = 1000000.0;
+  c.eos_token_ids = {1};
+  return c;
+}
+
 }  // namespace gorae::testing

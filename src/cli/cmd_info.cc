@@ -50,10 +50,15 @@ int RunInfo(const InfoOptions& o) {
   j["moe_layers"] = moe_layers;
   j["hidden_size"] = c.hidden_size;
   j["vocab_size"] = c.vocab_size;
-  j["attention"] = {{"heads", c.num_attention_heads}, {"q_lora_rank", c.q_lora_rank},
+  if (!c.IsDeepSeek()) {
+    j["attention"] = {{"type", "gqa"}, {"heads", c.num_attention_heads}, {"kv_heads", c.num_key_value_heads},
+                      {"head_dim", c.head_dim}, {"qkv_bias", c.qkv_bias}, {"llama3_rope", c.llama3.enabled}};
+  } else {
+  j["attention"] = {{"type", "mla"}, {"heads", c.num_attention_heads}, {"q_lora_rank", c.q_lora_rank},
                     {"kv_lora_rank", c.kv_lora_rank}, {"qk_nope_head_dim", c.qk_nope_head_dim},
                     {"qk_rope_head_dim", c.qk_rope_head_dim}, {"v_head_dim", c.v_head_dim},
                     {"yarn", c.yarn.enabled}, {"yarn_factor", c.yarn.factor}, {"softmax_scale", c.SoftmaxScale()}};
+  }
   j["moe"] = {{"routed_experts", c.n_routed_experts}, {"shared_experts", c.n_shared_experts},
               {"experts_per_token", c.num_experts_per_tok}, {"scoring_func", ScoringFuncName(c.scoring_func)},
               {"topk_method", TopkMethodName(c.topk_method)}, {"n_group", c.n_group}, {"topk_group", c.topk_group},
@@ -73,10 +78,16 @@ int RunInfo(const InfoOptions& o) {
   std::string s;
   s += fmt::format("model        {} ({} layers, {} MoE), hidden {}, vocab {}\n", c.model_type, c.num_hidden_layers,
                    moe_layers, c.hidden_size, c.vocab_size);
-  s += fmt::format("attention    MLA, {} heads, q_lora_rank {}, kv_lora_rank {}, qk {}+{} (nope+rope), v {}{}\n",
-                   c.num_attention_heads, c.q_lora_rank == 0 ? std::string("none") : std::to_string(c.q_lora_rank),
-                   c.kv_lora_rank, c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim,
-                   c.yarn.enabled ? fmt::format(", YaRN x{}", c.yarn.factor) : "");
+  if (c.IsDeepSeek()) {
+    s += fmt::format("attention    MLA, {} heads, q_lora_rank {}, kv_lora_rank {}, qk {}+{} (nope+rope), v {}{}\n",
+                     c.num_attention_heads, c.q_lora_rank == 0 ? std::string("none") : std::to_string(c.q_lora_rank),
+                     c.kv_lora_rank, c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim,
+                     c.yarn.enabled ? fmt::format(", YaRN x{}", c.yarn.factor) : "");
+  } else {
+    s += fmt::format("attention    grouped-query, {} heads sharing {} K/V heads of {}{}{}\n", c.num_attention_heads,
+                     c.num_key_value_heads, c.head_dim, c.qkv_bias ? ", q/k/v bias" : "",
+                     c.llama3.enabled ? fmt::format(", llama3 rope x{}", c.llama3.factor) : "");
+  }
   if (c.n_routed_experts > 0) {
     s += fmt::format("moe          {} routed + {} shared experts, top-{}, {} / {}, groups {}/{}\n", c.n_routed_experts,
                      c.n_shared_experts, c.num_experts_per_tok, ScoringFuncName(c.scoring_func),
@@ -95,8 +106,12 @@ int RunInfo(const InfoOptions& o) {
                      m.weights().mtp_tensors);
   }
   for (const auto& name : m.weights().unused) s += fmt::format("unused       {}\n", name);
-  s += fmt::format("kv cache     {} bytes/token naive, {} bytes/token absorbed ({:.1f}x smaller), fp32\n", naive,
-                   absorbed, static_cast<double>(naive) / absorbed);
+  if (c.IsDeepSeek()) {
+    s += fmt::format("kv cache     {} bytes/token naive, {} bytes/token absorbed ({:.1f}x smaller), fp32\n", naive,
+                     absorbed, static_cast<double>(naive) / absorbed);
+  } else {
+    s += fmt::format("kv cache     {} bytes/token, fp32\n", naive);
+  }
   std::fputs(s.c_str(), stdout);
   return 0;
 }

@@ -5,12 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "io/mapped_file.h"
+#include "model/config_json.h"
 
 namespace gorae {
 
-namespace {
-
 using json = nlohmann::json;
+
+namespace config_json {
 
 // Reads integer field `key` into *out. Missing: keep the default unless required.
 Status GetInt(const json& j, const char* key, int64_t* out, bool required, const std::string& src) {
@@ -48,6 +49,24 @@ Status GetString(const json& j, const char* key, std::string* out, const std::st
   return Status::Ok();
 }
 
+Status GetSpecialTokens(const json& j, int64_t* bos, std::vector<int64_t>* eos, const std::string& src) {
+  GORAE_RETURN_IF_ERROR(GetInt(j, "bos_token_id", bos, false, src));
+  if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
+    const json ids = it->is_array() ? *it : json::array({*it});
+    for (const auto& id : ids) {
+      if (!id.is_number_integer()) return InvalidArgument("{}: field 'eos_token_id' must be an integer or a list of integers", src);
+      eos->push_back(id.get<int64_t>());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace config_json
+
+namespace {
+
+using namespace config_json;
+
 Status ParseYarn(const json& j, YarnConfig* y, const std::string& src) {
   const std::string where = src + " rope_scaling";
   if (!j.is_object()) return InvalidArgument("{}: must be an object or null", where);
@@ -73,7 +92,7 @@ double YarnMscale(double scale, double mscale) {
 }  // namespace
 
 double ModelConfig::SoftmaxScale() const {
-  double s = 1.0 / std::sqrt(static_cast<double>(qk_head_dim()));
+  double s = 1.0 / std::sqrt(static_cast<double>(IsDeepSeek() ? qk_head_dim() : head_dim));
   if (yarn.enabled && yarn.mscale_all_dim != 0.0) {
     const double m = YarnMscale(yarn.factor, yarn.mscale_all_dim);
     s *= m * m;
@@ -99,8 +118,9 @@ Result<ModelConfig> ParseModelConfig(const std::string& text, const std::string&
 
   ModelConfig c;
   GORAE_RETURN_IF_ERROR(GetString(j, "model_type", &c.model_type, src));
+  if (c.model_type == "llama" || c.model_type == "qwen2") return ParseGqaConfig(j, c.model_type, src);
   if (c.model_type != "deepseek_v2" && c.model_type != "deepseek_v3") {
-    return Unsupported("{}: model_type '{}' is not supported (expected deepseek_v2 or deepseek_v3)", src,
+    return Unsupported("{}: model_type '{}' is not supported (deepseek_v2, deepseek_v3, llama, qwen2)", src,
                        c.model_type);
   }
   GORAE_RETURN_IF_ERROR(GetInt(j, "vocab_size", &c.vocab_size, true, src));
@@ -144,19 +164,13 @@ Result<ModelConfig> ParseModelConfig(const std::string& text, const std::string&
   GORAE_RETURN_IF_ERROR(GetDouble(j, "routed_scaling_factor", &c.routed_scaling_factor, src));
   GORAE_RETURN_IF_ERROR(GetDouble(j, "rms_norm_eps", &c.rms_norm_eps, src));
   GORAE_RETURN_IF_ERROR(GetBool(j, "tie_word_embeddings", &c.tie_word_embeddings, src));
-  GORAE_RETURN_IF_ERROR(GetInt(j, "bos_token_id", &c.bos_token_id, false, src));
-  if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
-    const json ids = it->is_array() ? *it : json::array({*it});
-    for (const auto& id : ids) {
-      if (!id.is_number_integer()) return InvalidArgument("{}: field 'eos_token_id' must be an integer or a list of integers", src);
-      c.eos_token_ids.push_back(id.get<int64_t>());
-    }
-  }
+  GORAE_RETURN_IF_ERROR(GetSpecialTokens(j, &c.bos_token_id, &c.eos_token_ids, src));
   GORAE_RETURN_IF_ERROR(ValidateModelConfig(c).WithContext(src));
   return c;
 }
 
 Status ValidateModelConfig(const ModelConfig& c) {
+  if (!c.IsDeepSeek()) return ValidateGqaConfig(c);
   // Sizes are bounded well above any real model so that a corrupt config cannot make the size
   // arithmetic overflow or ask for absurd allocations.
   constexpr int64_t kMaxDim = int64_t{1} << 24;

@@ -6,11 +6,15 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
 namespace gorae {
+
+// DeepSeek-V2/V3 use MLA + DeepSeekMoE; Llama and Qwen2 (the R1-Distill students) use grouped-
+// query attention and dense SwiGLU MLPs. One engine runs all three.
+enum class Architecture { kDeepSeek, kLlama, kQwen2 };
 
 enum class ScoringFunc { kSoftmax, kSigmoid };
 enum class TopkMethod { kGreedy, kGroupLimitedGreedy, kNoauxTc };
@@ -26,8 +30,18 @@ struct YarnConfig {
   double mscale_all_dim = 0.0;
 };
 
+// rope_scaling {"rope_type": "llama3", ...} of Llama 3.1+.
+struct Llama3RopeScaling {
+  bool enabled = false;
+  double factor = 8.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  double original_max_position_embeddings = 8192;
+};
+
 struct ModelConfig {
-  std::string model_type;  // "deepseek_v2" or "deepseek_v3"
+  std::string model_type;  // "deepseek_v2", "deepseek_v3", "llama", "qwen2"
+  Architecture arch = Architecture::kDeepSeek;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;      // dense MLP
@@ -59,19 +73,29 @@ struct ModelConfig {
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
 
+  // Grouped-query attention (llama, qwen2): heads share num_key_value_heads K/V heads.
+  int64_t num_key_value_heads = 0;
+  int64_t head_dim = 0;
+  bool qkv_bias = false;   // q/k/v projections carry biases (qwen2; llama with attention_bias)
+  bool o_bias = false;     // o_proj carries a bias (llama with attention_bias)
+  Llama3RopeScaling llama3;
+
   double rms_norm_eps = 1e-6;
   bool tie_word_embeddings = false;
   int64_t bos_token_id = -1;             // -1: none
   std::vector<int64_t> eos_token_ids;    // eos_token_id, a number or a list
 
+  bool IsDeepSeek() const { return arch == Architecture::kDeepSeek; }
   int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
+  // Width of the rotary part of a query/key head.
+  int64_t rope_dim() const { return IsDeepSeek() ? qk_rope_head_dim : head_dim; }
   bool IsMoeLayer(int64_t layer) const {
     return n_routed_experts > 0 && layer >= first_k_dense_replace && layer % moe_layer_freq == 0;
   }
   // V3 always multiplies routed weights by routed_scaling_factor; V2 only when it does not
   // renormalise them (the two reference implementations differ here).
   bool ScaleAfterNorm() const { return model_type != "deepseek_v2"; }
-  // Softmax scale of attention, including YaRN's mscale(factor, mscale_all_dim)^2.
+  // Softmax scale of attention: 1/sqrt(head width), times YaRN's mscale(factor, mscale_all_dim)^2.
   double SoftmaxScale() const;
 };
 
@@ -82,6 +106,10 @@ Result<ModelConfig> LoadModelConfig(const std::string& model_dir);
 // Checks that the hyper-parameters make sense together (positive sizes, top-k <= experts,
 // groups divide experts, ...). Error messages name the config.json field.
 Status ValidateModelConfig(const ModelConfig& c);
+
+// Llama / Qwen2 configs (config_gqa.cc): parse the already-parsed JSON, validate.
+Result<ModelConfig> ParseGqaConfig(const nlohmann::json& j, const std::string& model_type, const std::string& source);
+Status ValidateGqaConfig(const ModelConfig& c);
 
 const char* TopkMethodName(TopkMethod m);
 const char* ScoringFuncName(ScoringFunc s);

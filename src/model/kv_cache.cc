@@ -7,6 +7,7 @@ namespace gorae {
 const char* MlaModeName(MlaMode m) { return m == MlaMode::kNaive ? "naive" : "absorbed"; }
 
 int64_t KVCache::FloatsPerToken(const ModelConfig& c, MlaMode mode) {
+  if (!c.IsDeepSeek()) return 2 * c.num_key_value_heads * c.head_dim;  // grouped K and V heads
   if (mode == MlaMode::kNaive) return c.num_attention_heads * (c.qk_head_dim() + c.v_head_dim);
   return c.kv_lora_rank + c.qk_rope_head_dim;
 }

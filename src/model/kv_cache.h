@@ -4,6 +4,8 @@
 //              = H * (qk_head_dim + v_head_dim) floats
 //   absorbed:  per token and layer, only the normalised kv latent and the rotated shared rope key
 //              = kv_lora_rank + qk_rope_head_dim floats (DeepSeek-V2's compressed cache)
+// Llama / Qwen2 (grouped-query attention) have one layout whatever the mode:
+//   per token and layer, [KV * head_dim keys | KV * head_dim values]
 #pragma once
 
 #include <cstdint>

@@ -9,11 +9,17 @@ ParamCounts CountParams(const ModelConfig& c) {
   p.norms = D;  // final norm
   int64_t activated_experts = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    p.norms += 2 * D + c.kv_lora_rank + (c.q_lora_rank > 0 ? c.q_lora_rank : 0);
-    const int64_t q = c.q_lora_rank > 0 ? D * c.q_lora_rank + c.q_lora_rank * H * c.qk_head_dim()
-                                        : D * H * c.qk_head_dim();
-    p.attention += q + D * (c.kv_lora_rank + c.qk_rope_head_dim) +
-                   c.kv_lora_rank * H * (c.qk_nope_head_dim + c.v_head_dim) + H * c.v_head_dim * D;
+    if (c.IsDeepSeek()) {
+      p.norms += 2 * D + c.kv_lora_rank + (c.q_lora_rank > 0 ? c.q_lora_rank : 0);
+      const int64_t q = c.q_lora_rank > 0 ? D * c.q_lora_rank + c.q_lora_rank * H * c.qk_head_dim()
+                                          : D * H * c.qk_head_dim();
+      p.attention += q + D * (c.kv_lora_rank + c.qk_rope_head_dim) +
+                     c.kv_lora_rank * H * (c.qk_nope_head_dim + c.v_head_dim) + H * c.v_head_dim * D;
+    } else {
+      p.norms += 2 * D;
+      const int64_t q = H * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+      p.attention += 2 * D * q + 2 * D * kv + (c.qkv_bias ? q + 2 * kv : 0) + (c.o_bias ? D : 0);
+    }
     if (c.IsMoeLayer(l)) {
       const int64_t expert = 3 * D * c.moe_intermediate_size;
       p.routed_experts += c.n_routed_experts * expert;

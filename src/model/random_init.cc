@@ -49,7 +49,7 @@ class RandomWriter : public WeightVisitor {
 
   Status OnVector(const std::string& name, int64_t n, std::vector<float>*) override {
     std::vector<float> v(static_cast<size_t>(n));
-    const bool bias = name.find("e_score_correction_bias") != std::string::npos;
+    const bool bias = name.find("e_score_correction_bias") != std::string::npos || name.ends_with(".bias");
     for (auto& x : v) x = bias ? 0.1f * rng_.Uniform() : 1.0f + 0.1f * rng_.Uniform();
     Add(name, bias ? DType::kF32 : (dtype_ == DType::kF8E4M3 ? DType::kBF16 : dtype_), {n}, v);
     return Status::Ok();
@@ -100,7 +100,47 @@ class RandomWriter : public WeightVisitor {
 
 }  // namespace
 
+namespace {
+
+nlohmann::ordered_json GqaConfigToJson(const ModelConfig& c) {
+  nlohmann::ordered_json j;
+  j["architectures"] = {c.arch == Architecture::kQwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
+  j["model_type"] = c.model_type;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  j["head_dim"] = c.head_dim;
+  j["hidden_act"] = "silu";
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rope_theta"] = c.rope_theta;
+  if (c.llama3.enabled) {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", c.llama3.factor},
+                         {"low_freq_factor", c.llama3.low_freq_factor},
+                         {"high_freq_factor", c.llama3.high_freq_factor},
+                         {"original_max_position_embeddings", c.llama3.original_max_position_embeddings}};
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
+  if (c.arch == Architecture::kLlama) j["attention_bias"] = c.qkv_bias;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  return j;
+}
+
+}  // namespace
+
 nlohmann::ordered_json ModelConfigToJson(const ModelConfig& c) {
+  if (!c.IsDeepSeek()) {
+    nlohmann::ordered_json j = GqaConfigToJson(c);
+    if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
+    if (c.eos_token_ids.size() == 1) j["eos_token_id"] = c.eos_token_ids[0];
+    else if (!c.eos_token_ids.empty()) j["eos_token_id"] = c.eos_token_ids;
+    return j;
+  }
   nlohmann::ordered_json j;
   j["architectures"] = {c.model_type == "deepseek_v2" ? "DeepseekV2ForCausalLM" : "DeepseekV3ForCausalLM"};
   j["model_type"] = c.model_type;

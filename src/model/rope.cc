@@ -19,13 +19,35 @@ double CorrectionDim(double rotations, double dim, double base, double max_pos) 
 
 }  // namespace
 
+// Llama 3.1's scaling: long wavelengths are divided by `factor`, short ones kept, a smooth blend
+// between the low- and high-frequency wavelength bounds.
+static void ApplyLlama3Scaling(const Llama3RopeScaling& s, std::vector<double>& inv_freq) {
+  const double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  const double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  for (auto& f : inv_freq) {
+    const double wavelen = 2.0 * std::numbers::pi / f;
+    if (wavelen < high_wavelen) continue;
+    if (wavelen > low_wavelen) {
+      f /= s.factor;
+      continue;
+    }
+    const double smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+                          (s.high_freq_factor - s.low_freq_factor);
+    f = (1.0 - smooth) * f / s.factor + smooth * f;
+  }
+}
+
 RopeTable MakeRopeTable(const ModelConfig& c) {
   RopeTable r;
-  r.dim = c.qk_rope_head_dim;
+  r.dim = c.rope_dim();
   const int64_t half = r.dim / 2;
   const double base = c.rope_theta, d = static_cast<double>(r.dim);
   r.inv_freq.resize(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i) r.inv_freq[i] = 1.0 / std::pow(base, (2.0 * i) / d);
+  if (!c.IsDeepSeek()) {
+    if (c.llama3.enabled) ApplyLlama3Scaling(c.llama3, r.inv_freq);
+    return r;
+  }
   if (!c.yarn.enabled) return r;
 
   // YaRN: low frequencies (long wavelengths) are interpolated by 1/factor, high ones kept,
@@ -55,6 +77,15 @@ void RopeAngles(const RopeTable& rope, int64_t start, int64_t T, float* out_cos,
       out_cos[t * half + i] = static_cast<float>(std::cos(a) * rope.mscale);
       out_sin[t * half + i] = static_cast<float>(std::sin(a) * rope.mscale);
     }
+  }
+}
+
+void ApplyRopeHalf(float* x, const float* cos, const float* sin, int64_t dim) {
+  const int64_t half = dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float a = x[i], b = x[i + half];
+    x[i] = a * cos[i] - b * sin[i];
+    x[i + half] = b * cos[i] + a * sin[i];
   }
 }
 

@@ -1,4 +1,5 @@
-// Rotary position embedding of MLA's decoupled rope part, with YaRN frequency scaling.
+// Rotary position embedding: MLA's decoupled rope part (DeepSeek, YaRN scaling) and the whole
+// head of Llama / Qwen2 (llama3 scaling).
 #pragma once
 
 #include <cstdint>
@@ -9,9 +10,9 @@
 namespace gorae {
 
 struct RopeTable {
-  int64_t dim = 0;              // qk_rope_head_dim
+  int64_t dim = 0;              // qk_rope_head_dim (DeepSeek) or head_dim (Llama, Qwen2)
   std::vector<double> inv_freq; // (dim / 2), YaRN-blended when rope_scaling is yarn
-  double mscale = 1.0;          // cos/sin factor: mscale(f, mscale) / mscale(f, mscale_all_dim)
+  double mscale = 1.0;          // cos/sin factor: mscale(f, mscale) / mscale(f, mscale_all_dim), YaRN
 };
 
 RopeTable MakeRopeTable(const ModelConfig& c);
@@ -24,5 +25,12 @@ void RopeAngles(const RopeTable& rope, int64_t start, int64_t T, float* out_cos,
 // interleaved layout; HF's modeling_deepseek de-interleaves q and k identically before its
 // rotate_half, so dot products (all that attention sees) are the same.
 void ApplyRope(float* x, const float* cos, const float* sin, int64_t dim);
+
+}  // namespace gorae
+
+namespace gorae {
+
+// Rotates x (dim) in place in the Hugging Face Llama/Qwen2 layout: pairs (x[i], x[i + dim/2]).
+void ApplyRopeHalf(float* x, const float* cos, const float* sin, int64_t dim);
 
 }  // namespace gorae

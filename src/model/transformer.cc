@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
+#include "model/gqa.h"
 #include "model/mla.h"
 #include "model/moe.h"
 
@@ -60,7 +61,7 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
   }
 
   std::vector<float> h(static_cast<size_t>(N * D));  // (N, D) residual stream
-  const int64_t half = c.qk_rope_head_dim / 2;
+  const int64_t half = c.rope_dim() / 2;
   std::vector<float> cos(static_cast<size_t>(N * half)), sin(static_cast<size_t>(N * half));  // (N, rope/2)
   for (size_t i = 0; i < steps.size(); ++i) {
     const int64_t row0 = seqs[i].row0;
@@ -75,7 +76,11 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const LayerWeights& lw = weights_.layers[l];
     RmsNorm(x.data(), h.data(), lw.input_norm.data(), N, D, static_cast<float>(c.rms_norm_eps));
-    MlaForward(y.data(), x.data(), N, l, lw.attn, c, cos.data(), sin.data(), seqs);
+    if (c.IsDeepSeek()) {
+      MlaForward(y.data(), x.data(), N, l, lw.attn, c, cos.data(), sin.data(), seqs);
+    } else {
+      GqaForward(y.data(), x.data(), N, l, lw.attn, c, cos.data(), sin.data(), seqs);
+    }
     AddScaled(h.data(), y.data(), 1.0f, N * D);
     RmsNorm(x.data(), h.data(), lw.post_norm.data(), N, D, static_cast<float>(c.rms_norm_eps));
     if (lw.is_moe) {

@@ -74,7 +74,24 @@ Status VisitMlp(WeightVisitor& v, const std::string& prefix, int64_t hidden, int
   return Status::Ok();
 }
 
+// Llama / Qwen2 attention: q, k, v, o projections with optional biases.
+Status VisitGqaAttention(WeightVisitor& v, const ModelConfig& c, const std::string& p, AttentionWeights* w) {
+  const int64_t D = c.hidden_size, q = c.num_attention_heads * c.head_dim, kv = c.num_key_value_heads * c.head_dim;
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".q_proj.weight", q, D, &w->q_proj));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".k_proj.weight", kv, D, &w->k_proj));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".v_proj.weight", kv, D, &w->v_proj));
+  GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".o_proj.weight", D, q, &w->o_proj));
+  if (c.qkv_bias) {
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".q_proj.bias", q, &w->q_bias));
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".k_proj.bias", kv, &w->k_bias));
+    GORAE_RETURN_IF_ERROR(v.OnVector(p + ".v_proj.bias", kv, &w->v_bias));
+  }
+  if (c.o_bias) GORAE_RETURN_IF_ERROR(v.OnVector(p + ".o_proj.bias", D, &w->o_bias));
+  return Status::Ok();
+}
+
 Status VisitAttention(WeightVisitor& v, const ModelConfig& c, const std::string& p, AttentionWeights* w) {
+  if (!c.IsDeepSeek()) return VisitGqaAttention(v, c, p, w);
   const int64_t H = c.num_attention_heads, D = c.hidden_size;
   if (c.q_lora_rank == 0) {
     GORAE_RETURN_IF_ERROR(v.OnMatrix(p + ".q_proj.weight", H * c.qk_head_dim(), D, &w->q_proj));
@@ -154,6 +171,7 @@ Status VisitWeights(const ModelConfig& c, WeightVisitor& v, ModelWeights* w) {
 void DecodeKvB(ModelWeights& w) {
   for (auto& layer : w.layers) {
     const Matrix& kvb = layer.attn.kv_b_proj;
+    if (kvb.empty()) continue;  // not an MLA model
     layer.attn.kv_b_f32.resize(static_cast<size_t>(kvb.rows * kvb.cols));
     DequantizeRows(kvb, 0, kvb.rows, layer.attn.kv_b_f32.data());
   }

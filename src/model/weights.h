@@ -23,6 +23,11 @@ struct MlpWeights {
 };
 
 struct AttentionWeights {
+  // Grouped-query attention (Llama, Qwen2): q_proj (H * head_dim, hidden) as below, and
+  Matrix k_proj;                    // (KV * head_dim, hidden)
+  Matrix v_proj;                    // (KV * head_dim, hidden)
+  std::vector<float> q_bias, k_bias, v_bias, o_bias;  // when the config has them
+  // MLA (DeepSeek):
   Matrix q_proj;                    // (H * qk_head_dim, hidden)       when q_lora_rank == 0
   Matrix q_a_proj;                  // (q_lora_rank, hidden)           when q_lora_rank > 0
   std::vector<float> q_a_norm;      // (q_lora_rank)
