@@ -199,6 +199,8 @@ def make_style_tokenizers(corpus_lines):
         # A non-special added token with lstrip/rstrip, as some models declare.
         from tokenizers import AddedToken
         t.add_tokens([AddedToken('[MASK]', lstrip=True, rstrip=True, special=False, normalized=False)])
+        if name == 'qwen2_style':  # a normalized added token written in decomposed form
+            t.add_tokens([AddedToken('A\u030angstro\u0308m', special=False, normalized=True)])
         d = os.path.join(TESTS, 'data', name)
         os.makedirs(d, exist_ok=True)
         t.save(os.path.join(d, 'tokenizer.json'))
@@ -273,7 +275,8 @@ def main():
 
     corpus = style_corpus()
     for name, t in make_style_tokenizers(corpus).items():
-        extra = ['[MASK]', 'a [MASK] b', 'x  [MASK]  y [MASK]', 'a-b--c, d,,e...f!?  g - h 12-34 5,6']
+        extra = ['[MASK]', 'a [MASK] b', 'x  [MASK]  y [MASK]', 'a-b--c, d,,e...f!?  g - h 12-34 5,6',
+                 'one \u00c5ngstr\u00f6m two A\u030angstro\u0308m three']
         write_jsonl(os.path.join(TESTS, 'golden', f'{name}_encode.jsonl'), encode_rows(t, texts + extra))
 
     write_chat_goldens()

@@ -45,7 +45,7 @@ void AddedTokenMatcher::Build(const std::vector<const AddedToken*>& tokens) {
   nodes_.assign(1, Node());
   std::fill(std::begin(root_children_), std::end(root_children_), -1);
   for (size_t t = 0; t < tokens_.size(); ++t) {
-    const std::string& s = tokens_[t]->content;
+    const std::string& s = tokens_[t]->pattern.empty() ? tokens_[t]->content : tokens_[t]->pattern;
     if (s.empty()) continue;
     int32_t node = 0;
     for (unsigned char c : s) {

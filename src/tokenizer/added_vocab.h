@@ -21,6 +21,7 @@ struct AddedToken {
   bool rstrip = false;
   bool single_word = false;
   bool normalized = false;  // matched against normalized text (second pass) instead of raw text
+  std::string pattern;      // what is matched: content, normalized when `normalized` (set at load)
 };
 
 // A run of text: either plain text to encode (id < 0) or one added token.

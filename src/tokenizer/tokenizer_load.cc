@@ -132,11 +132,14 @@ Status Tokenizer::Init(std::string_view tokenizer_json, std::string_view config_
     id_bytes_[id] = raw ? *raw : tok;
   }
   std::vector<const AddedToken*> raw_tokens, normalized_tokens;
-  for (const auto& a : added_) {
+  for (auto& a : added_) {
     id_flags_[a.id] |= 1;
     if (a.special) id_flags_[a.id] |= 2;
-    auto raw = ByteLevelToBytes(a.content);
-    id_bytes_[a.id] = raw ? *raw : a.content;
+    // `tokenizers` runs normalized tokens through the normalizer before matching them, and
+    // id_to_token / decode give that normalized form too.
+    a.pattern = a.normalized ? normalizer_.Apply(a.content) : a.content;
+    auto raw = ByteLevelToBytes(a.pattern);
+    id_bytes_[a.id] = raw ? *raw : a.pattern;
     (a.normalized ? normalized_tokens : raw_tokens).push_back(&a);
   }
   raw_matcher_.Build(raw_tokens);
