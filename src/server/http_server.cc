@@ -114,7 +114,9 @@ HttpServer::HttpServer(const Model& model, std::shared_ptr<const tokenizer::Toke
   const size_t workers = static_cast<size_t>(options_.engine.parallel + options_.engine.max_queued + 8);
   http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   http_->set_payload_max_length(options_.max_body_bytes);
-  http_->set_keep_alive_timeout(5);
+  // httplib's idle keep-alive wait does not notice a stop, so a drain waits this long for idle
+  // connections (a browser's, say) to close: short, as reconnecting on loopback is cheap.
+  http_->set_keep_alive_timeout(2);
   Routes();
 }
 
