@@ -107,7 +107,10 @@ Status TrimMetrics(const std::string& path, int64_t last_step) {
   std::string line, kept;
   while (std::getline(in, line)) {
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.contains("step") && j["step"].get<int64_t>() <= last_step) kept += line + "\n";
+    if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<int64_t>() <= last_step) {
+      kept += line + "\n";
+    }
   }
   const std::string tmp = path + ".tmp";
   {
@@ -126,8 +129,11 @@ Status WritePlot(const std::string& out_dir) {
   while (std::getline(in, line)) {
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;
-    train.points.emplace_back(j["step"].get<double>(), j["ce"].get<double>());
-    if (j.contains("val_loss")) val.points.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
+    if (!j.is_object() || !j.contains("step") || !j["step"].is_number()) continue;
+    if (j.contains("ce") && j["ce"].is_number()) train.points.emplace_back(j["step"].get<double>(), j["ce"].get<double>());
+    if (j.contains("val_loss") && j["val_loss"].is_number()) {
+      val.points.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
+    }
   }
   return WriteLossPlot(out_dir + "/loss.svg", "gorae pretrain: next-token cross-entropy", {train, val});
 }
@@ -284,6 +290,13 @@ Status RunPretrain(const PretrainOptions& cli) {
                                 loss, step + 1, ckpt_dir));
     }
     const double norm = GradNorm(*model);
+    if (!std::isfinite(norm)) {
+      if (tty && o.progress) fmt::print(stderr, "\n");
+      return Status(StatusCode::kInternal,
+                    fmt::format("the gradient norm is {} at step {} (loss {}): stopping before the update (the last "
+                                "checkpoint in '{}' is kept); try a lower --lr",
+                                norm, step + 1, loss, ckpt_dir));
+    }
     if (o.clip > 0 && norm > o.clip) ScaleGrads(*model, static_cast<float>(o.clip / norm));
     const double lr = LearningRate(sched, step);
     AdamWUpdate(*model, opt, o.adamw, lr);
