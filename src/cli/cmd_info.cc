@@ -34,10 +34,18 @@ int RunInfo(const InfoOptions& o) {
   const ParamCounts p = CountParams(c);
 
   std::map<std::string, std::pair<int64_t, int64_t>> dtypes;  // dtype -> (tensors, bytes)
-  for (const auto& [name, t] : m.checkpoint()->tensors()) {
-    auto& d = dtypes[t->dtype_name];
-    d.first += 1;
-    d.second += static_cast<int64_t>(t->nbytes);
+  if (m.checkpoint() != nullptr) {
+    for (const auto& [name, t] : m.checkpoint()->tensors()) {
+      auto& d = dtypes[t->dtype_name];
+      d.first += 1;
+      d.second += static_cast<int64_t>(t->nbytes);
+    }
+  } else if (m.gguf() != nullptr) {  // ggml type names (Q4_K, ...)
+    for (const GgufTensor& t : m.gguf()->tensors()) {
+      auto& d = dtypes[GgmlTypeName(t.type)];
+      d.first += 1;
+      d.second += static_cast<int64_t>(t.nbytes);
+    }
   }
   int64_t moe_layers = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) moe_layers += c.IsMoeLayer(l);

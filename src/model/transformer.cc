@@ -13,6 +13,16 @@ namespace gorae {
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& model_dir) {
   auto m = std::unique_ptr<Model>(new Model());
+  if (model_dir.ends_with(".gguf")) {
+    GORAE_ASSIGN_OR_RETURN(m->gguf_, LoadGgufModel(model_dir));
+    m->config_ = m->gguf_->config;
+    m->weights_ = std::move(m->gguf_->weights);
+    m->rope_ = MakeRopeTable(m->config_);
+    // llama3 scaling arrives as llama.cpp's per-frequency divisors (rope_freqs.weight).
+    const std::vector<float>& factors = m->gguf_->rope_freq_factors;
+    for (size_t i = 0; i < factors.size() && i < m->rope_.inv_freq.size(); ++i) m->rope_.inv_freq[i] /= factors[i];
+    return m;
+  }
   GORAE_ASSIGN_OR_RETURN(m->config_, LoadModelConfig(model_dir));
   GORAE_ASSIGN_OR_RETURN(m->ckpt_, Checkpoint::Open(model_dir));
   GORAE_ASSIGN_OR_RETURN(m->weights_, BindWeights(m->config_, *m->ckpt_));

@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "model/gguf_model.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
 #include "model/weights.h"
@@ -17,7 +18,8 @@ namespace gorae {
 
 class Model {
  public:
-  // Loads config.json and the safetensors weights of a Hugging Face model directory.
+  // Loads config.json and the safetensors weights of a Hugging Face model directory, or, for a
+  // path ending in ".gguf", a llama.cpp GGUF file (model/gguf_model.h; quantized weights in place).
   static Result<std::unique_ptr<Model>> Load(const std::string& model_dir);
 
   // A model over weights the caller owns (e.g. the fp32 parameters of a training run): the
@@ -27,8 +29,10 @@ class Model {
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
-  // The checkpoint the weights were loaded from; nullptr for FromWeights models.
+  // The checkpoint the weights were loaded from; nullptr for FromWeights and GGUF models.
   const Checkpoint* checkpoint() const { return ckpt_.get(); }
+  // The GGUF file the weights were loaded from; nullptr otherwise.
+  const GgufFile* gguf() const { return gguf_ ? gguf_->file.get() : nullptr; }
 
   // Runs `tokens` at positions cache.size() .. cache.size() + T - 1 (one batched pass whatever
   // T is: the prompt's prefill, or one decode step), appends them to the cache, and writes
@@ -53,6 +57,7 @@ class Model {
   Model() = default;
   ModelConfig config_;
   std::unique_ptr<Checkpoint> ckpt_;
+  std::unique_ptr<GgufModel> gguf_;  // owns the mapping and re-ordered rows the weights point into
   ModelWeights weights_;
   RopeTable rope_;
 };

@@ -1,10 +1,18 @@
 #include "tensor/matrix.h"
 
+#include "tensor/quant_decode.h"
+
 namespace gorae {
 
 void DequantizeRows(const Matrix& m, int64_t row_begin, int64_t row_end, float* dst) {
-  const size_t elem = DTypeSize(m.dtype);
   const auto* base = static_cast<const uint8_t*>(m.data);
+  if (m.is_quantized()) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      DequantizeGgmlRow(m.quant, base + static_cast<size_t>(r) * m.row_bytes(), dst + (r - row_begin) * m.cols, m.cols);
+    }
+    return;
+  }
+  const size_t elem = DTypeSize(m.dtype);
   for (int64_t r = row_begin; r < row_end; ++r) {
     float* out = dst + (r - row_begin) * m.cols;
     ConvertToF32(m.dtype, base + static_cast<size_t>(r) * m.cols * elem, out, m.cols);

@@ -1,5 +1,7 @@
 #include "kernels/cpu/matmul.h"
 
+#include "kernels/cpu/quant_dot.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -77,6 +79,11 @@ void Sgemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64
 
 void Linear(float* out, const float* in, int64_t T, const Matrix& w) {
   if (T <= 0 || w.rows == 0) return;
+  if (w.is_quantized()) {
+    // Integer dot products on the blocks in place; each weight row is read once for all T rows.
+    QuantLinear(out, in, T, w.AsQuant());
+    return;
+  }
   if (w.dtype == DType::kF32) {
     Sgemm(out, in, static_cast<const float*>(w.data), T, w.rows, w.cols, /*b_transposed=*/true);
     return;

@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/quant_dot_kernels.h"
+#include "tensor/quant_decode.h"
 #include "tensor/dtype.h"
 
 namespace gorae {
@@ -78,12 +79,6 @@ void PackHighBits(const uint8_t* q, uint8_t* qh) {  // bit i of the little-endia
   for (int i = 0; i < kQK; ++i) h |= static_cast<uint32_t>((q[i] >> 4) & 1) << i;
   std::memcpy(qh, &h, 4);
 }
-int Nibble(const uint8_t* qs, int i) { return i < 16 ? qs[i] & 15 : qs[i - 16] >> 4; }
-int HighBit(const uint8_t* qh, int i) {
-  uint32_t h;
-  std::memcpy(&h, qh, 4);
-  return (h >> i) & 1;
-}
 
 // ---- K-quants ----
 
@@ -137,10 +132,6 @@ void PackK4Nibbles(const uint8_t* q, uint8_t* qs) {  // chunk c: 64c+l low, 64c+
     for (int l = 0; l < 32; ++l)
       qs[32 * c + l] = static_cast<uint8_t>((q[64 * c + l] & 15) | ((q[64 * c + 32 + l] & 15) << 4));
 }
-int K4Nibble(const uint8_t* qs, int i) {
-  const uint8_t b = qs[32 * (i / 64) + i % 32];
-  return (i % 64) < 32 ? b & 15 : b >> 4;
-}
 
 void QuantizeQ6K(const float* x, BlockQ6_K* b) {
   float scale[16], max_scale = 0.0f;
@@ -164,12 +155,6 @@ void QuantizeQ6K(const float* x, BlockQ6_K* b) {
       b->qh[32 * h + l] |= static_cast<uint8_t>((q >> 4) << (2 * k));
     }
   }
-}
-int Q6KValue(const BlockQ6_K& b, int i) {  // q - 32
-  const int h = i / 128, k = (i % 128) / 32, l = i % 32;
-  const int lo = (b.ql[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15;
-  const int hi = (b.qh[32 * h + l] >> (2 * k)) & 3;
-  return (lo | (hi << 4)) - 32;
 }
 
 void QuantizeQ8K(const float* x, BlockQ8_K* b) {
@@ -299,104 +284,7 @@ void QuantizeRow(GgmlType t, const float* x, void* dst, int64_t n) {
   GORAE_CHECK(false, "no quantizer for {}", GgmlTypeName(t));
 }
 
-void DequantizeRow(GgmlType t, const void* src, float* y, int64_t n) {
-  const GgmlTypeInfo info = GetGgmlTypeInfo(t);
-  GORAE_CHECK(info.computable && n % info.block_elems == 0, "{} row of {}", GgmlTypeName(t), n);
-  const int64_t nb = n / info.block_elems;
-  switch (t) {
-    case GgmlType::kF32: std::memcpy(y, src, n * 4); return;
-    case GgmlType::kF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) y[i] = HalfToFloat(s[i]);
-      return;
-    }
-    case GgmlType::kBF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) y[i] = BF16ToF32(s[i]);
-      return;
-    }
-    case GgmlType::kQ8_0: {
-      const auto* b = static_cast<const BlockQ8_0*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQK) {
-        const float d = HalfToFloat(b[k].d);
-        for (int i = 0; i < kQK; ++i) y[i] = d * b[k].qs[i];
-      }
-      return;
-    }
-    case GgmlType::kQ4_0: {
-      const auto* b = static_cast<const BlockQ4_0*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQK) {
-        const float d = HalfToFloat(b[k].d);
-        for (int i = 0; i < kQK; ++i) y[i] = d * (Nibble(b[k].qs, i) - 8);
-      }
-      return;
-    }
-    case GgmlType::kQ4_1: {
-      const auto* b = static_cast<const BlockQ4_1*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQK) {
-        const float d = HalfToFloat(b[k].d), m = HalfToFloat(b[k].m);
-        for (int i = 0; i < kQK; ++i) y[i] = d * Nibble(b[k].qs, i) + m;
-      }
-      return;
-    }
-    case GgmlType::kQ5_0: {
-      const auto* b = static_cast<const BlockQ5_0*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQK) {
-        const float d = HalfToFloat(b[k].d);
-        for (int i = 0; i < kQK; ++i) y[i] = d * ((Nibble(b[k].qs, i) | (HighBit(b[k].qh, i) << 4)) - 16);
-      }
-      return;
-    }
-    case GgmlType::kQ5_1: {
-      const auto* b = static_cast<const BlockQ5_1*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQK) {
-        const float d = HalfToFloat(b[k].d), m = HalfToFloat(b[k].m);
-        for (int i = 0; i < kQK; ++i) y[i] = d * (Nibble(b[k].qs, i) | (HighBit(b[k].qh, i) << 4)) + m;
-      }
-      return;
-    }
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K: {
-      const bool five = t == GgmlType::kQ5_K;
-      for (int64_t k = 0; k < nb; ++k, y += kQKK) {
-        const uint8_t* blk = static_cast<const uint8_t*>(src) + k * info.block_bytes;
-        uint16_t dh, dminh;
-        std::memcpy(&dh, blk, 2);
-        std::memcpy(&dminh, blk + 2, 2);
-        const uint8_t* scales = blk + 4;
-        const uint8_t* qh = five ? blk + 16 : nullptr;
-        const uint8_t* qs = blk + (five ? 48 : 16);
-        const float d = HalfToFloat(dh), dmin = HalfToFloat(dminh);
-        for (int j = 0; j < 8; ++j) {
-          uint8_t sc, m;
-          UnpackScaleMinK4(scales, j, &sc, &m);
-          for (int i = 32 * j; i < 32 * j + 32; ++i) {
-            int q = K4Nibble(qs, i);
-            if (five) q |= ((qh[i % 32] >> (i / 32)) & 1) << 4;
-            y[i] = d * sc * q - dmin * m;
-          }
-        }
-      }
-      return;
-    }
-    case GgmlType::kQ6_K: {
-      const auto* b = static_cast<const BlockQ6_K*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQKK) {
-        const float d = HalfToFloat(b[k].d);
-        for (int i = 0; i < kQKK; ++i) y[i] = d * b[k].scales[i / 16] * Q6KValue(b[k], i);
-      }
-      return;
-    }
-    case GgmlType::kQ8_K: {
-      const auto* b = static_cast<const BlockQ8_K*>(src);
-      for (int64_t k = 0; k < nb; ++k, y += kQKK)
-        for (int i = 0; i < kQKK; ++i) y[i] = b[k].d * b[k].qs[i];
-      return;
-    }
-    default: break;
-  }
-  GORAE_CHECK(false, "no dequantizer for {}", GgmlTypeName(t));
-}
+void DequantizeRow(GgmlType t, const void* src, float* y, int64_t n) { DequantizeGgmlRow(t, src, y, n); }
 
 ActFormat ActFormatFor(GgmlType t) {
   switch (t) {
