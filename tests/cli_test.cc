@@ -114,9 +114,9 @@ TEST_F(CliTest, UnknownArchitecture) {
   TempDir d;
   Copy(d);
   auto j = nlohmann::json::parse(testing::ReadFile(d / "config.json"));
-  j["model_type"] = "llama";
+  j["model_type"] = "gemma";
   testing::WriteFile(d / "config.json", j.dump());
-  ExpectCleanFailure("info --model " + d.path(), "model_type 'llama' is not supported");
+  ExpectCleanFailure("info --model " + d.path(), "model_type 'gemma' is not supported");
 }
 
 TEST_F(CliTest, MissingAndMistypedConfigFields) {
