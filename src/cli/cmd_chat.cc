@@ -1,6 +1,7 @@
 // gorae chat: an interactive terminal chat with streaming output and multi-turn history.
 // It runs on the same engine as `gorae serve` (one slot), so what you see here is what the
 // server would answer. Ctrl-C stops the current answer; /reset, /exit (or Ctrl-D) at the prompt.
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -36,18 +37,33 @@ struct ChatOptions {
 std::atomic<bool> g_interrupted{false};
 extern "C" void OnSigint(int) { g_interrupted.store(true); }
 
-// Reads one line from stdin. Returns false at end of input; *interrupted when Ctrl-C came.
+// Reads one line from stdin. Returns false at end of input; *interrupted when Ctrl-C came
+// (before or while waiting). SIGINT is blocked from the flag check until ppoll unblocks it
+// atomically, so a Ctrl-C typed just as the prompt appears is not lost.
 bool ReadLine(std::string* line, bool* interrupted) {
+  sigset_t sigint, old;
+  sigemptyset(&sigint);
+  sigaddset(&sigint, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigint, &old);
+  *interrupted = g_interrupted.exchange(false);
+  if (!*interrupted) {
+    struct pollfd in {STDIN_FILENO, POLLIN, 0};
+    const int r = ::ppoll(&in, 1, nullptr, &old);
+    *interrupted = r < 0 && errno == EINTR;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (*interrupted) {
+    g_interrupted.store(false);
+    return true;
+  }
   char* buf = nullptr;
   size_t cap = 0;
-  errno = 0;
   const ssize_t n = ::getline(&buf, &cap, stdin);
-  *interrupted = n < 0 && errno == EINTR;
   if (n >= 0) line->assign(buf, static_cast<size_t>(n));
   std::free(buf);
   if (n < 0) {
     std::clearerr(stdin);
-    return *interrupted;
+    return false;
   }
   while (!line->empty() && (line->back() == '\n' || line->back() == '\r')) line->pop_back();
   return true;
@@ -108,7 +124,6 @@ int RunChat(ChatOptions& o) {
     std::fflush(stdout);
     std::string line;
     bool interrupted = false;
-    g_interrupted.store(false);
     if (!ReadLine(&line, &interrupted)) break;  // Ctrl-D
     if (interrupted) {
       std::printf("\n(Ctrl-C stops an answer; /exit or Ctrl-D quits)\n");

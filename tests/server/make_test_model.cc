@@ -1,7 +1,8 @@
-// server_test_model OUT_DIR [r1]: writes the small model the server tests run against: a
-// tokenizer trained by gorae on the repository's test corpus (vocab 512, gorae's chat
-// template, or with "r1" DeepSeek-R1's, whose generation prompt opens "<think>") and a random
-// "tiny" DeepSeek-V3-shaped model whose vocabulary and end-of-sequence id match it.
+// server_test_model OUT_DIR [gorae|r1 [PRESET [F32|BF16]]]: writes the model the server tests
+// (and bench/server) run against: a tokenizer trained by gorae on the repository's test corpus
+// (vocab 512, gorae's chat template, or with "r1" DeepSeek-R1's, whose generation prompt opens
+// "<think>") and a random DeepSeek-V3-shaped model of a preset ("tiny" by default) whose
+// vocabulary and end-of-sequence id match it.
 // Random weights give random text: the tests check the protocol, not the words.
 #include <cstdio>
 #include <fstream>
@@ -33,11 +34,17 @@ int Fail(const gorae::Status& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: server_test_model OUT_DIR [r1]\n");
+    std::fprintf(stderr, "usage: server_test_model OUT_DIR [gorae|r1 [PRESET [F32|BF16]]]\n");
     return 2;
   }
   const std::string out = argv[1];
   const bool r1 = argc > 2 && std::string(argv[2]) == "r1";
+  const std::string preset = argc > 3 ? argv[3] : "tiny";
+  gorae::DType dtype = gorae::DType::kF32;
+  if (argc > 4 && !gorae::ParseDType(argv[4], &dtype)) {
+    std::fprintf(stderr, "server_test_model: unknown dtype '%s'\n", argv[4]);
+    return 2;
+  }
   const std::string data = std::string(GORAE_SOURCE_DIR) + "/tests/tokenizer/data/";
 
   gorae::tokenizer::TrainerOptions t;
@@ -57,12 +64,12 @@ int main(int argc, char** argv) {
   if (!tok.ok()) return Fail(tok.status());
   if (!(*tok)->chat_template().ok()) return Fail((*tok)->chat_template().status());
 
-  auto config = gorae::PresetConfig("tiny");
+  auto config = gorae::PresetConfig(preset);
   if (!config.ok()) return Fail(config.status());
   config->vocab_size = (*tok)->vocab_size();
   config->bos_token_id = (*tok)->bos_id();
   config->eos_token_ids = {(*tok)->eot_id()};
-  if (auto s = gorae::WriteRandomModel(out, *config, gorae::DType::kF32, /*seed=*/7); !s.ok()) return Fail(s);
+  if (auto s = gorae::WriteRandomModel(out, *config, dtype, /*seed=*/7); !s.ok()) return Fail(s);
   std::printf("%s\n", out.c_str());
   return 0;
 }
