@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -38,35 +39,61 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void OnSigint(int) { g_interrupted.store(true); }
 
 // Reads one line from stdin. Returns false at end of input; *interrupted when Ctrl-C came
-// (before or while waiting). SIGINT is blocked from the flag check until ppoll unblocks it
-// atomically, so a Ctrl-C typed just as the prompt appears is not lost.
+// (before or while waiting; the partly typed line is dropped, as a shell does).
+//
+// Two races are closed here. SIGINT stays blocked from the flag check until ppoll unblocks it
+// atomically, so a Ctrl-C typed just as the prompt appears is not lost. And the terminal
+// discards its queued input on Ctrl-C, so bytes are read only as far as FIONREAD says they
+// are there: a read never blocks on input that vanished (the pending SIGINT then ends ppoll).
 bool ReadLine(std::string* line, bool* interrupted) {
+  static std::string pending;  // read but not yet returned (a line may arrive in pieces)
   sigset_t sigint, old;
   sigemptyset(&sigint);
   sigaddset(&sigint, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigint, &old);
-  *interrupted = g_interrupted.exchange(false);
-  if (!*interrupted) {
-    struct pollfd in {STDIN_FILENO, POLLIN, 0};
-    const int r = ::ppoll(&in, 1, nullptr, &old);
-    *interrupted = r < 0 && errno == EINTR;
+  *interrupted = false;
+  bool empty_before = false;  // readable with nothing queued twice in a row: end of input
+  while (true) {
+    const size_t nl = pending.find('\n');
+    if (nl != std::string::npos) {
+      line->assign(pending, 0, nl);
+      pending.erase(0, nl + 1);
+      if (!line->empty() && line->back() == '\r') line->pop_back();
+      return true;
+    }
+    pthread_sigmask(SIG_BLOCK, &sigint, &old);
+    bool got_sigint = g_interrupted.exchange(false);
+    int r = 0;
+    if (!got_sigint) {
+      struct pollfd in {STDIN_FILENO, POLLIN, 0};
+      r = ::ppoll(&in, 1, nullptr, &old);
+      got_sigint = r < 0 && errno == EINTR;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (got_sigint) {
+      g_interrupted.store(false);
+      pending.clear();
+      *interrupted = true;
+      return true;
+    }
+    if (r < 0) return false;
+    int available = 0;
+    if (::ioctl(STDIN_FILENO, FIONREAD, &available) != 0) available = 1;  // not a tty or pipe: just read
+    if (available == 0 && !empty_before) {
+      empty_before = true;
+      continue;
+    }
+    empty_before = false;
+    char buf[4096];
+    const ssize_t n = ::read(STDIN_FILENO, buf, std::min<size_t>(sizeof(buf), std::max(available, 1)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {  // end of input: a last line without '\n' still counts
+      if (pending.empty()) return false;
+      line->swap(pending);
+      pending.clear();
+      return true;
+    }
+    pending.append(buf, static_cast<size_t>(n));
   }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (*interrupted) {
-    g_interrupted.store(false);
-    return true;
-  }
-  char* buf = nullptr;
-  size_t cap = 0;
-  const ssize_t n = ::getline(&buf, &cap, stdin);
-  if (n >= 0) line->assign(buf, static_cast<size_t>(n));
-  std::free(buf);
-  if (n < 0) {
-    std::clearerr(stdin);
-    return false;
-  }
-  while (!line->empty() && (line->back() == '\n' || line->back() == '\r')) line->pop_back();
-  return true;
 }
 
 struct Style {

@@ -278,6 +278,10 @@ void BatchEngine::Step() {
     stepped.push_back(&s);
   }
   if (steps.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      active_count_ = static_cast<int>(active_.size());
+    }
     for (auto& j : touched) j->Notify();
     return;
   }
@@ -321,6 +325,12 @@ void BatchEngine::Step() {
     stats_.generated += sampled;
   }
   std::erase_if(active_, [](const auto& s) { return s->slot < 0; });
+  {
+    // Before anyone hears that a sequence ended, its slot must count as free: a caller that
+    // submits right after its job finished must not be refused for a slot already released.
+    std::lock_guard<std::mutex> lock(mu_);
+    active_count_ = static_cast<int>(active_.size());
+  }
 
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());

@@ -121,6 +121,7 @@ def main():
             t.check(len(term.read_until("[stopped]\n> ")) < 40000, "Ctrl-C stops the answer and prompts again")
             term.send("hi\r")
             term.read_until("hi\n")
+            term.read_until(" ", timeout=30)  # answering (a Ctrl-C before would only drop the typed line)
             term.send("\x03")
             term.read_until("[stopped]\n> ")
             term.send("\x04")  # Ctrl-D at the prompt: quit
