@@ -4,6 +4,7 @@
 // "<think>") and a random DeepSeek-V3-shaped model of a preset ("tiny" by default) whose
 // vocabulary and end-of-sequence id match it.
 // Random weights give random text: the tests check the protocol, not the words.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -69,6 +70,10 @@ int main(int argc, char** argv) {
   config->vocab_size = (*tok)->vocab_size();
   config->bos_token_id = (*tok)->bos_id();
   config->eos_token_ids = {(*tok)->eot_id()};
+  // Room for answers far longer than a test reads (the chat test's Ctrl-C needs an answer that
+  // cannot finish while the test is not reading the terminal); RoPE angles are computed per
+  // position, so this costs nothing until used.
+  config->max_position_embeddings = std::max<int64_t>(config->max_position_embeddings, 1 << 16);
   if (auto s = gorae::WriteRandomModel(out, *config, dtype, /*seed=*/7); !s.ok()) return Fail(s);
   std::printf("%s\n", out.c_str());
   return 0;
