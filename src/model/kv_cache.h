@@ -8,6 +8,7 @@
 //   per token and layer, [KV * head_dim keys | KV * head_dim values]
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -25,6 +26,9 @@ class KVCache {
   MlaMode mode() const { return mode_; }
   int64_t size() const { return size_; }  // tokens cached so far
   void Clear() { size_ = 0; }
+  // Forgets every token from position n on (keeps the first n), e.g. to reuse the cached prefix
+  // of a conversation whose later turns changed.
+  void Truncate(int64_t n) { size_ = std::min(size_, std::max<int64_t>(n, 0)); }
   // Makes room for `n` tokens in total (keeps what is cached).
   void Reserve(int64_t n);
   void Advance(int64_t n) { size_ += n; }
