@@ -144,6 +144,23 @@ INSTANTIATE_TEST_SUITE_P(Architectures, BatchTest,
                          ::testing::Values(testing::TinyV3Config(), testing::TinyQwen2Config()),
                          [](const auto& info) { return info.param.model_type; });
 
+// A truncated cache continues as if the forgotten tokens had never been fed.
+TEST(ModelForward, TruncatedCacheRecomputesTheSameLogits) {
+  TempDir dir;
+  ASSERT_TRUE(WriteRandomModel(dir.path(), testing::TinyV3Config(), DType::kF32, 5).ok());
+  auto model = Model::Load(dir.path());
+  ASSERT_TRUE(model.ok());
+  const int64_t V = (*model)->config().vocab_size;
+  const std::vector<int> ids = {3, 14, 15, 92, 65, 35};
+  KVCache cache = (*model)->NewCache(MlaMode::kAbsorbed);
+  std::vector<float> full(ids.size() * V), again(3 * V);
+  ASSERT_TRUE((*model)->Forward(ids, cache, full.data(), true).ok());
+  cache.Truncate(3);
+  EXPECT_EQ(cache.size(), 3);
+  ASSERT_TRUE((*model)->Forward({ids.data() + 3, 3}, cache, again.data(), true).ok());
+  EXPECT_LT(MaxAbsDiff(again, std::vector<float>(full.begin() + 3 * V, full.end())), 1e-5f);
+}
+
 TEST(ModelForward, RejectsOutOfRangeTokenWithoutCaching) {
   TempDir dir;
   ASSERT_TRUE(WriteRandomModel(dir.path(), testing::TinyV3Config(), DType::kF32, 1).ok());
