@@ -2,28 +2,40 @@
 
 namespace gorae::tokenizer {
 
+namespace {
+
+// What a lead byte c >= 0x80 allows, per the Unicode table of well-formed byte sequences: the
+// sequence length and the range of the second byte (which rules out overlongs and
+// surrogates). False if c cannot start a sequence.
+bool LeadByteRule(unsigned char c, size_t* len, unsigned char* lo, unsigned char* hi) {
+  *lo = 0x80;
+  *hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    *len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    *len = 3;
+    if (c == 0xE0) *lo = 0xA0;
+    if (c == 0xED) *hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    *len = 4;
+    if (c == 0xF0) *lo = 0x90;
+    if (c == 0xF4) *hi = 0x8F;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 size_t ValidSequenceLength(std::string_view s, size_t i) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   unsigned char c = p[i];
   if (c < 0x80) return 1;
-  // Per the Unicode table of well-formed byte sequences (the second byte's range depends on
-  // the first byte; this is what rules out overlongs and surrogates).
-  unsigned char lo = 0x80, hi = 0xBF;
+  unsigned char lo, hi;
   size_t len;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
+  if (!LeadByteRule(c, &len, &lo, &hi)) return 0;
   if (i + 1 >= n || p[i + 1] < lo || p[i + 1] > hi) return 0;
   for (size_t k = 2; k < len; ++k) {
     if (i + k >= n || (p[i + k] & 0xC0) != 0x80) return 0;
@@ -93,21 +105,9 @@ static size_t MaximalInvalidSubpart(std::string_view s, size_t i) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   unsigned char c = p[i];
-  unsigned char lo = 0x80, hi = 0xBF;
+  unsigned char lo, hi;
   size_t len;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 1;
-  }
+  if (!LeadByteRule(c, &len, &lo, &hi)) return 1;
   size_t k = 1;
   if (i + k < n && p[i + k] >= lo && p[i + k] <= hi) {
     ++k;
