@@ -113,6 +113,23 @@ Status LoadCheckpointWeights(const LoadedCheckpoint& ck, TrainModel& model, Adam
   return Status::Ok();
 }
 
+Result<std::unique_ptr<TrainModel>> LoadModelForTraining(const std::string& dir) {
+  if (!fs::is_directory(dir)) return NotFound("model directory '{}' does not exist", dir);
+  const std::string config_path = dir + "/config.json";
+  GORAE_ASSIGN_OR_RETURN(std::string text, ReadTextFile(config_path));
+  GORAE_ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, config_path));
+  if (!config.IsDeepSeek()) {
+    return Unsupported("{}: training supports DeepSeek-V2/V3 models, not '{}'", config_path, config.model_type);
+  }
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  int64_t depth = 0;
+  if (auto it = j.find("num_nextn_predict_layers"); it != j.end() && it->is_number_integer()) depth = it->get<int64_t>();
+  GORAE_ASSIGN_OR_RETURN(auto model, TrainModel::Create(config, depth));
+  GORAE_ASSIGN_OR_RETURN(auto weights, Checkpoint::Open(dir));
+  GORAE_RETURN_IF_ERROR(model->LoadFrom(*weights).WithContext(dir));
+  return model;
+}
+
 Result<std::pair<ModelConfig, int64_t>> LoadTrainConfig(const std::string& name) {
   for (const std::string& preset : PresetNames()) {
     if (name == preset) {

@@ -12,6 +12,7 @@
 // DIR.old complete; LoadCheckpoint falls back to DIR.old when DIR is missing.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,11 @@ struct LoadedCheckpoint {
 // from that config. Every problem is a Status naming the file.
 Result<LoadedCheckpoint> LoadCheckpointMeta(const std::string& dir);
 Status LoadCheckpointWeights(const LoadedCheckpoint& ck, TrainModel& model, AdamWState& opt);
+
+// A model directory (a training checkpoint or any Hugging Face-layout DeepSeek model: config.json
+// + safetensors) as fp32 trainable parameters, MTP modules included when config.json's
+// num_nextn_predict_layers says so. Errors name the directory.
+Result<std::unique_ptr<TrainModel>> LoadModelForTraining(const std::string& dir);
 
 // Model config from a preset name or a config.json path; mtp depth from the file's
 // num_nextn_predict_layers (-1 when absent).

@@ -15,16 +15,25 @@ constexpr int64_t kHeadChunk = 256;  // rows of logits held at once
 
 // Output head + cross-entropy over N rows of x (N, D). Returns sum_n weight * CE. When d_x is
 // given: d_x (N, D) = gradient of grad_scale * that sum wrt x, and d_head (V, D) += its
-// gradient. logits_out (N, V), when given, receives the logits.
+// gradient. logits_out (N, V), when given, receives the logits. weight_fn, when set, replaces
+// each chunk's weights (see Objective::token_weights).
 double HeadLoss(float* d_x, float* d_head, float* logits_out, const float* x, const float* head, const int* targets,
-                const float* weight, int64_t N, int64_t D, int64_t V, float grad_scale) {
+                const float* weight, int64_t N, int64_t D, int64_t V, float grad_scale,
+                const TokenWeightFn& weight_fn = {}) {
   std::vector<float> logits(Sz(std::min(N, kHeadChunk) * V));  // (chunk, V)
+  std::vector<float> chunk_weight;
   double total = 0.0;
   for (int64_t r0 = 0; r0 < N; r0 += kHeadChunk) {
     const int64_t n = std::min(kHeadChunk, N - r0);
     LinearForward(logits.data(), x + r0 * D, head, n, V, D);
     if (logits_out != nullptr) std::memcpy(logits_out + r0 * V, logits.data(), Sz(n * V) * sizeof(float));
-    total += CrossEntropy(logits.data(), targets + r0, weight + r0, n, V, grad_scale, d_x != nullptr);
+    const float* w = weight + r0;
+    if (weight_fn) {
+      chunk_weight.assign(w, w + n);
+      weight_fn(r0, n, logits.data(), chunk_weight.data());
+      w = chunk_weight.data();
+    }
+    total += CrossEntropy(logits.data(), targets + r0, w, n, V, grad_scale, d_x != nullptr);
     if (d_x != nullptr) LinearBackward(d_x + r0 * D, d_head, logits.data(), x + r0 * D, head, n, V, D);
   }
   return total;
@@ -56,7 +65,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
                                   std::vector<MoeStats>* stats, float* logits_out) {
   const ModelConfig& c = model_.config();
   const int64_t B = batch.B, T = batch.T, D = c.hidden_size, V = c.vocab_size, L = c.num_hidden_layers;
-  const int64_t depth = model_.mtp_depth();
+  const int64_t depth = obj.mtp_lambda == 0.0 ? 0 : model_.mtp_depth();  // MTP modules run
   if (B <= 0 || T <= 0) return InvalidArgument("empty batch ({} x {})", B, T);
   if (static_cast<int64_t>(batch.tokens.size()) != B * (T + 1) || static_cast<int64_t>(batch.mask.size()) != B * T) {
     return InvalidArgument("batch of {} x {} needs {} tokens and {} mask values, got {} and {}", B, T, B * (T + 1),
@@ -100,9 +109,13 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
   for (float m : batch.mask) count += m;
   out.targets = static_cast<int64_t>(count);
   if (backward) d_xf.resize(Sz(N * D));
-  const float scale0 = count > 0 ? static_cast<float>(loss_scale / count) : 0.0f;
+  // A weight callback's weights carry their own normalisation.
+  const float scale0 = obj.token_weights ? static_cast<float>(loss_scale)
+                       : count > 0        ? static_cast<float>(loss_scale / count)
+                                          : 0.0f;
   const double ce_sum = HeadLoss(backward ? d_xf.data() : nullptr, Grad(G.lm_head), logits_out, xf.data(),
-                                 F32(P.lm_head), targets.data(), batch.mask.data(), N, D, V, scale0);
+                                 F32(P.lm_head), targets.data(), batch.mask.data(), N, D, V, scale0,
+                                 obj.token_weights);
   out.ce = count > 0 ? ce_sum / count : 0.0;
   if (backward) {
     d_hidden_[0].resize(Sz(N * D));
@@ -110,7 +123,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
                     N, D);
   }
 
-  // MTP modules, sequentially.
+  // MTP modules, sequentially (none when their loss has no weight).
   const double mtp_weight = depth > 0 ? obj.mtp_lambda / static_cast<double>(depth) : 0.0;
   for (int64_t k = 1; k <= depth; ++k) {
     const int64_t Tk = T - k, Nk = B * Tk, Tp = T - k + 1;  // Tp: positions of the previous depth

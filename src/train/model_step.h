@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/status.h"
@@ -24,9 +25,19 @@
 
 namespace gorae::train {
 
+// Fills the loss weights of rows [row0, row0 + n) of the main model's targets from their logits
+// (n, vocab), which it may rescale in place (e.g. by 1 / temperature; the weights must then carry
+// the chain-rule factor). `weights` arrives holding the batch mask of those rows.
+using TokenWeightFn = std::function<void(int64_t row0, int64_t n, float* logits, float* weights)>;
+
 struct Objective {
-  double mtp_lambda = 0.3;     // weight of the MTP losses (their mean over depths)
+  double mtp_lambda = 0.3;     // weight of the MTP losses (their mean over depths); 0 skips the MTP modules
   double balance_alpha = 0.0;  // sequence-wise balance loss coefficient (0: off)
+  // Policy-gradient objectives (GRPO): when set, the main term is sum_n weight_n * CE_n with the
+  // weights from this callback, called once per chunk of rows in order, before that chunk's
+  // backward; it is not divided by the mask sum (the weights carry any normalisation). So a
+  // callback returning -dL/dlogp(target_n) makes the gradients those of L.
+  TokenWeightFn token_weights;
 };
 
 struct Batch {

@@ -1,0 +1,572 @@
+#include "rl/grpo.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/threads.h"
+#include "rl/chat_io.h"
+#include "rl/eval.h"
+#include "rl/rollout.h"
+#include "tasks/tasks.h"
+#include "train/checkpoint.h"
+#include "train/data.h"
+#include "train/loop_common.h"
+#include "train/model_step.h"
+#include "train/plot.h"
+
+namespace gorae::rl {
+
+namespace fs = std::filesystem;
+using train::TrainModel;
+
+nlohmann::json GrpoOptions::ToJson() const {
+  return {{"model", model}, {"tasks", tasks}, {"data", data}, {"steps", steps}, {"prompts", prompts},
+          {"group", group}, {"max_new_tokens", max_new_tokens}, {"temperature", temperature}, {"top_p", top_p},
+          {"lr", lr}, {"warmup", warmup}, {"beta1", adamw.beta1}, {"beta2", adamw.beta2}, {"adam_eps", adamw.eps},
+          {"weight_decay", adamw.weight_decay}, {"clip", clip}, {"eps_low", eps_low}, {"eps_high", eps_high},
+          {"beta", beta}, {"loss", loss}, {"scale_rewards", scale_rewards}, {"mu", mu}, {"micro_batch", micro_batch},
+          {"accuracy_weight", accuracy_weight}, {"format_weight", format_weight}, {"ref_reset_every", ref_reset_every},
+          {"eval_every", eval_every}, {"eval_n", eval_n}, {"save_every", save_every}, {"seed", seed}};
+}
+
+Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j) {
+  GrpoOptions o;
+  try {
+    o.model = j.at("model");
+    o.tasks = j.at("tasks").get<std::vector<std::string>>();
+    o.data = j.at("data");
+    o.steps = j.at("steps");
+    o.prompts = j.at("prompts");
+    o.group = j.at("group");
+    o.max_new_tokens = j.at("max_new_tokens");
+    o.temperature = j.at("temperature");
+    o.top_p = j.at("top_p");
+    o.lr = j.at("lr");
+    o.warmup = j.at("warmup");
+    o.adamw.beta1 = j.at("beta1");
+    o.adamw.beta2 = j.at("beta2");
+    o.adamw.eps = j.at("adam_eps");
+    o.adamw.weight_decay = j.at("weight_decay");
+    o.clip = j.at("clip");
+    o.eps_low = j.at("eps_low");
+    o.eps_high = j.at("eps_high");
+    o.beta = j.at("beta");
+    o.loss = j.at("loss");
+    o.scale_rewards = j.at("scale_rewards");
+    o.mu = j.at("mu");
+    o.micro_batch = j.at("micro_batch");
+    o.accuracy_weight = j.at("accuracy_weight");
+    o.format_weight = j.at("format_weight");
+    o.ref_reset_every = j.at("ref_reset_every");
+    o.eval_every = j.at("eval_every");
+    o.eval_n = j.at("eval_n");
+    o.save_every = j.at("save_every");
+    o.seed = j.at("seed");
+  } catch (const nlohmann::json::exception& e) {
+    return Corruption("trainer_state.json options: {}", e.what());
+  }
+  return o;
+}
+
+namespace {
+
+Status CheckOptions(const GrpoOptions& o) {
+  if (o.model.empty()) return InvalidArgument("--model DIR is required");
+  if (o.out.empty()) return InvalidArgument("--out DIR is required");
+  if (o.group < 2) {
+    return InvalidArgument("--group must be at least 2, got {}: GRPO compares the completions of a group", o.group);
+  }
+  if (o.steps <= 0 || o.prompts <= 0 || o.max_new_tokens <= 0 || o.mu <= 0 || o.micro_batch <= 0) {
+    return InvalidArgument("--steps, --prompts, --max-new-tokens, --mu and --micro-batch must be positive");
+  }
+  if (!(o.temperature > 0)) return InvalidArgument("--temperature must be > 0 for GRPO sampling, got {}", o.temperature);
+  if (!(o.top_p > 0 && o.top_p <= 1)) return InvalidArgument("--top-p must be in (0, 1], got {}", o.top_p);
+  if (!(o.lr > 0) || o.warmup < 0) return InvalidArgument("--lr must be > 0 and --warmup >= 0");
+  if (o.eps_low < 0 || o.eps_low >= 1 || o.eps_high < 0) {
+    return InvalidArgument("--eps-low must be in [0, 1) and --eps-high >= 0");
+  }
+  if (o.beta < 0 || o.clip < 0) return InvalidArgument("--beta and --clip must be >= 0");
+  if (o.ref_reset_every < 0 || o.eval_every < 0 || o.eval_n <= 0 || o.save_every <= 0) {
+    return InvalidArgument("--ref-reset-every, --eval-every must be >= 0; --eval-n, --save-every positive");
+  }
+  if (o.data.empty() && o.tasks.empty()) return InvalidArgument("give --task NAMES or --data FILE.jsonl");
+  GORAE_RETURN_IF_ERROR(ParseLossAggregation(o.loss).status());
+  GORAE_RETURN_IF_ERROR(ParseRewardScaling(o.scale_rewards).status());
+  return Status::Ok();
+}
+
+uint64_t Mix(uint64_t a, uint64_t b) {
+  train::Rng r{a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e5ull)};
+  return r.Next();
+}
+
+// The problems of each step, a pure function of (options, step) so a resumed run sees the same.
+class ProblemSource {
+ public:
+  static Result<ProblemSource> Make(const GrpoOptions& o) {
+    ProblemSource s;
+    s.o_ = &o;
+    if (!o.data.empty()) {
+      GORAE_ASSIGN_OR_RETURN(s.file_, tasks::ReadProblems(o.data));
+      if (s.file_.empty()) return InvalidArgument("{}: no problems", o.data);
+    } else {
+      for (const std::string& t : o.tasks) GORAE_RETURN_IF_ERROR(tasks::GenerateProblems(t, tasks::Split::kTrain, 1, 1).status());
+    }
+    return s;
+  }
+
+  Result<std::vector<tasks::Problem>> Step(int64_t step) const {
+    std::vector<tasks::Problem> out;
+    const int64_t P = o_->prompts;
+    if (!file_.empty()) {
+      // Epochs over a seeded permutation of the file.
+      const int64_t n = static_cast<int64_t>(file_.size());
+      for (int64_t i = step * P; i < (step + 1) * P; ++i) {
+        const int64_t epoch = i / n, at = i % n;
+        out.push_back(file_[static_cast<size_t>(Permutation(epoch, n)[static_cast<size_t>(at)])]);
+      }
+      return out;
+    }
+    const int64_t T = static_cast<int64_t>(o_->tasks.size());
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t count = P / T + (t < P % T ? 1 : 0);
+      if (count == 0) continue;
+      GORAE_ASSIGN_OR_RETURN(auto ps, tasks::GenerateProblems(o_->tasks[static_cast<size_t>(t)], tasks::Split::kTrain,
+                                                              count, Mix(o_->seed, static_cast<uint64_t>(step * T + t))));
+      out.insert(out.end(), ps.begin(), ps.end());
+    }
+    return out;
+  }
+
+ private:
+  std::vector<int64_t> Permutation(int64_t epoch, int64_t n) const {
+    std::vector<int64_t> p(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) p[static_cast<size_t>(i)] = i;
+    train::Rng r{Mix(o_->seed, static_cast<uint64_t>(epoch) + 7)};
+    for (int64_t i = n - 1; i > 0; --i) std::swap(p[static_cast<size_t>(i)], p[r.Below(static_cast<uint64_t>(i + 1))]);
+    return p;
+  }
+  const GrpoOptions* o_ = nullptr;
+  std::vector<tasks::Problem> file_;
+};
+
+// One training sequence: prompt + completion, and where its completion tokens sit.
+struct Sequence {
+  std::vector<int> tokens;      // prompt + completion
+  int64_t prompt_len = 0;
+  std::vector<uint8_t> mask;    // per completion token
+  double advantage = 0.0;
+  double weight = 0.0;          // aggregation weight of each of its tokens
+  std::vector<float> old_logp, ref_logp;  // per completion token
+};
+
+// A micro-batch of sequences as a training Batch; row_seq/row_tok map each target row to its
+// sequence (index into the micro-batch) and completion token (-1: not a completion token).
+struct MicroBatch {
+  train::Batch batch;
+  std::vector<int32_t> row_seq, row_tok;
+};
+
+MicroBatch MakeMicroBatch(const std::vector<Sequence*>& seqs, int pad_id) {
+  MicroBatch m;
+  int64_t T = 0;
+  for (const Sequence* s : seqs) T = std::max<int64_t>(T, static_cast<int64_t>(s->tokens.size()) - 1);
+  const int64_t B = static_cast<int64_t>(seqs.size());
+  m.batch.B = B;
+  m.batch.T = T;
+  m.batch.tokens.assign(static_cast<size_t>(B * (T + 1)), pad_id);
+  m.batch.mask.assign(static_cast<size_t>(B * T), 0.0f);
+  m.row_seq.assign(static_cast<size_t>(B * T), -1);
+  m.row_tok.assign(static_cast<size_t>(B * T), -1);
+  for (int64_t b = 0; b < B; ++b) {
+    const Sequence& s = *seqs[static_cast<size_t>(b)];
+    std::copy(s.tokens.begin(), s.tokens.end(), m.batch.tokens.begin() + b * (T + 1));
+    // Position t predicts token t + 1; completion token j is at prompt_len + j.
+    for (size_t j = 0; j < s.mask.size(); ++j) {
+      const int64_t row = b * T + s.prompt_len + static_cast<int64_t>(j) - 1;
+      m.row_seq[static_cast<size_t>(row)] = static_cast<int32_t>(b);
+      m.row_tok[static_cast<size_t>(row)] = static_cast<int32_t>(j);
+      m.batch.mask[static_cast<size_t>(row)] = s.mask[j] ? 1.0f : 0.0f;
+    }
+  }
+  return m;
+}
+
+// Per-token log-probabilities of the completion tokens under `model` (forward only).
+Status RecordLogProbs(TrainModel& model, const std::vector<Sequence*>& seqs, int pad_id, double temperature,
+                      bool ref) {
+  train::ModelStep runner(model);
+  MicroBatch m = MakeMicroBatch(seqs, pad_id);
+  train::Objective obj;
+  obj.mtp_lambda = 0.0;
+  const int64_t V = model.config().vocab_size;
+  obj.token_weights = [&](int64_t row0, int64_t n, float* logits, float* weights) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      weights[i] = 0.0f;
+      const int32_t b = m.row_seq[static_cast<size_t>(row0 + i)];
+      if (b < 0) continue;
+      const int32_t j = m.row_tok[static_cast<size_t>(row0 + i)];
+      Sequence& s = *seqs[static_cast<size_t>(b)];
+      const int target = s.tokens[static_cast<size_t>(s.prompt_len + j)];
+      const double lp = LogProbAndEntropy({logits + i * V, static_cast<size_t>(V)}, target, temperature).logp;
+      (ref ? s.ref_logp : s.old_logp)[static_cast<size_t>(j)] = static_cast<float>(lp);
+    }
+  };
+  return runner.Run(m.batch, obj, 1.0, /*backward=*/false, nullptr).status();
+}
+
+struct PassStats {
+  double loss = 0.0, kl = 0.0, entropy = 0.0;
+  int64_t tokens = 0, clipped = 0;
+};
+
+// Forward + backward of the GRPO loss over one micro-batch; gradients accumulate.
+Status GrpoBackward(train::ModelStep& runner, const std::vector<Sequence*>& seqs, int pad_id, double temperature,
+                    const GrpoLossConfig& lc, bool use_old, bool use_ref, int64_t V, PassStats* stats) {
+  MicroBatch m = MakeMicroBatch(seqs, pad_id);
+  train::Objective obj;
+  obj.mtp_lambda = 0.0;
+  std::vector<double> row_loss, row_kl, row_ent;
+  std::vector<uint8_t> row_clip;
+  obj.token_weights = [&](int64_t row0, int64_t n, float* logits, float* weights) {
+    row_loss.assign(static_cast<size_t>(n), 0.0);
+    row_kl.assign(static_cast<size_t>(n), 0.0);
+    row_ent.assign(static_cast<size_t>(n), 0.0);
+    row_clip.assign(static_cast<size_t>(n), 0);
+    const float inv_t = static_cast<float>(1.0 / temperature);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t r = static_cast<size_t>(row0 + i);
+      float* z = logits + i * V;
+      const int32_t b = m.row_seq[r];
+      if (b < 0 || weights[i] == 0.0f) {
+        weights[i] = 0.0f;
+        continue;
+      }
+      const int32_t j = m.row_tok[r];
+      const Sequence& s = *seqs[static_cast<size_t>(b)];
+      const int target = s.tokens[static_cast<size_t>(s.prompt_len + j)];
+      const TokenLogProb lp = LogProbAndEntropy({z, static_cast<size_t>(V)}, target, temperature);
+      const double old = use_old ? s.old_logp[static_cast<size_t>(j)] : lp.logp;
+      const double refl = use_ref ? s.ref_logp[static_cast<size_t>(j)] : lp.logp;
+      const TokenTerms t = GrpoTokenTerms(lp.logp, old, refl, s.advantage, lc);
+      row_loss[static_cast<size_t>(i)] = s.weight * t.loss;
+      row_kl[static_cast<size_t>(i)] = t.kl;
+      row_ent[static_cast<size_t>(i)] = lp.entropy;
+      row_clip[static_cast<size_t>(i)] = t.clipped;
+      // The cross-entropy then runs on logits / T: its gradient wrt the raw logits carries 1 / T.
+      if (temperature != 1.0) {
+        for (int64_t v = 0; v < V; ++v) z[v] *= inv_t;
+      }
+      // CE = -logp, so weight -dL/dlogp gives dL; 1 / T is the chain rule through logits / T.
+      weights[i] = static_cast<float>(-s.weight * t.d_logp / temperature);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t r = static_cast<size_t>(row0 + i);
+      if (m.row_seq[r] < 0 || m.batch.mask[r] == 0.0f) continue;
+      stats->loss += row_loss[static_cast<size_t>(i)];
+      stats->kl += row_kl[static_cast<size_t>(i)];
+      stats->entropy += row_ent[static_cast<size_t>(i)];
+      stats->clipped += row_clip[static_cast<size_t>(i)];
+      ++stats->tokens;
+    }
+  };
+  return runner.Run(m.batch, obj, 1.0, /*backward=*/true, nullptr).status();
+}
+
+// Copies every parameter of `from` into `to` (same config).
+void CopyParams(const TrainModel& from, TrainModel& to) {
+  const auto& src = from.tensors();
+  auto& dst = to.tensors();
+  for (size_t k = 0; k < src.size(); ++k) std::copy(src[k].param, src[k].param + src[k].n, dst[k].param);
+}
+
+class GrpoProgress {
+ public:
+  GrpoProgress(bool enabled, int64_t first, int64_t total)
+      : enabled_(enabled), tty_(isatty(STDERR_FILENO)), first_(first), total_(total),
+        start_(std::chrono::steady_clock::now()) {}
+  void Update(int64_t step, double reward, double acc, double len, double tok_s) {
+    if (!enabled_) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double eta = elapsed / static_cast<double>(step - first_) * static_cast<double>(total_ - step);
+    const int width = 20, filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
+    const std::string bar = std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), '.');
+    std::fprintf(stderr, "%s[%s] step %lld/%lld  reward %.3f  acc %.3f  len %.0f  %.0f tok/s  ETA %s%s",
+                 tty_ ? "\r" : "", bar.c_str(), static_cast<long long>(step), static_cast<long long>(total_), reward, acc,
+                 len, tok_s, train::FormatDuration(eta).c_str(), tty_ ? "\033[K" : "\n");
+    open_ = tty_;
+  }
+  void Break() {
+    if (open_) std::fprintf(stderr, "\n");
+    open_ = false;
+  }
+
+ private:
+  bool enabled_, tty_, open_ = false;
+  int64_t first_, total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+Status WriteGrpoPlot(const std::string& out_dir) {
+  std::ifstream in(out_dir + "/metrics.jsonl");
+  train::Series reward{"reward (train batch)", "#1f77b4", {}}, acc{"accuracy (train batch)", "#ff7f0e", {}},
+      held{"accuracy (held-out)", "#2ca02c", {}};
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("step")) continue;
+    const double step = j["step"].get<double>();
+    if (j.contains("reward_mean")) reward.points.push_back({step, j["reward_mean"].get<double>()});
+    if (j.contains("accuracy")) acc.points.push_back({step, j["accuracy"].get<double>()});
+    if (j.contains("heldout_accuracy")) held.points.push_back({step, j["heldout_accuracy"].get<double>()});
+  }
+  std::vector<train::Series> series = {reward, acc};
+  if (!held.points.empty()) series.push_back(held);
+  return train::WriteLossPlot(out_dir + "/grpo.svg", "gorae grpo: reward and accuracy per step", series);
+}
+
+// Held-out problems for evaluation during training: eval_n per task (built-in tasks only).
+Result<std::vector<tasks::Problem>> HeldoutProblems(const GrpoOptions& o) {
+  std::vector<tasks::Problem> out;
+  if (!o.data.empty()) return out;
+  for (const std::string& t : o.tasks) {
+    GORAE_ASSIGN_OR_RETURN(auto ps, tasks::GenerateProblems(t, tasks::Split::kHeldout, o.eval_n, o.seed + 1000));
+    out.insert(out.end(), ps.begin(), ps.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+Status RunGrpo(const GrpoOptions& cli) {
+  GrpoOptions o = cli;
+  if (cli.out.empty()) return InvalidArgument("--out DIR is required");
+  const std::string ckpt_dir = cli.out + "/checkpoint", ref_dir = cli.out + "/reference";
+  const std::string metrics_path = cli.out + "/metrics.jsonl";
+  train::LoadedCheckpoint ck;
+  if (cli.resume) {
+    GORAE_ASSIGN_OR_RETURN(ck, train::LoadCheckpointMeta(ckpt_dir));
+    GORAE_ASSIGN_OR_RETURN(o, GrpoOptions::FromJson(ck.trainer_state["options"]));
+    o.out = cli.out;
+    o.steps = std::max(cli.steps, o.steps);
+    o.threads = cli.threads;
+    o.progress = cli.progress;
+    o.stop_after = cli.stop_after;
+  } else if (fs::exists(ckpt_dir)) {
+    return InvalidArgument("'{}' already holds a checkpoint: pass --resume to continue it, or choose another --out",
+                           cli.out);
+  }
+  GORAE_RETURN_IF_ERROR(CheckOptions(o));
+  SetNumThreads(o.threads);
+  const LossAggregation aggregation = *ParseLossAggregation(o.loss);
+  const RewardScaling scaling = *ParseRewardScaling(o.scale_rewards);
+  GORAE_ASSIGN_OR_RETURN(ProblemSource source, ProblemSource::Make(o));
+  GORAE_ASSIGN_OR_RETURN(std::vector<tasks::Problem> heldout, HeldoutProblems(o));
+
+  // Policy, optimizer, reference.
+  const std::string policy_dir = cli.resume ? ck.dir : o.model;
+  GORAE_ASSIGN_OR_RETURN(auto policy, train::LoadModelForTraining(policy_dir));
+  const ModelConfig& config = policy->config();
+  GORAE_ASSIGN_OR_RETURN(ChatCodec codec, LoadChatCodec(policy_dir, config.eos_token_ids));
+  if (codec.tok->vocab_size() > config.vocab_size) {
+    return InvalidArgument("'{}': the tokenizer has {} tokens but the model's vocab_size is {}", policy_dir,
+                           codec.tok->vocab_size(), config.vocab_size);
+  }
+  train::AdamWState opt = train::NewAdamWState(*policy);
+  int64_t step = 0;
+  if (cli.resume) {
+    GORAE_RETURN_IF_ERROR(train::LoadCheckpointWeights(ck, *policy, opt));
+    step = ck.trainer_state["step"].get<int64_t>();
+    GORAE_RETURN_IF_ERROR(train::TrimMetrics(metrics_path, step));
+    fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
+  }
+  std::unique_ptr<TrainModel> ref;
+  if (o.beta > 0) {
+    const bool saved_ref = cli.resume && o.ref_reset_every > 0 && fs::exists(ref_dir + "/config.json");
+    GORAE_ASSIGN_OR_RETURN(ref, train::LoadModelForTraining(saved_ref ? ref_dir : o.model));
+  }
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  if (ec) return IOError("cannot create '{}': {}", o.out, ec.message());
+  if (!cli.resume) std::ofstream(metrics_path, std::ios::trunc);
+  const int pad_id = codec.tok->pad_id() >= 0 ? codec.tok->pad_id() : codec.stop_ids[0];
+  const int64_t V = config.vocab_size;
+  GrpoLossConfig lc{o.eps_low, o.eps_high, o.beta, aggregation, o.max_new_tokens};
+
+  auto save = [&]() -> Status {
+    nlohmann::json state = {{"step", step}, {"rng_state", 0}, {"options", o.ToJson()}};
+    return train::SaveCheckpoint(ckpt_dir, *policy, opt, state, policy_dir);
+  };
+  auto evaluate = [&](nlohmann::ordered_json& m) -> Status {
+    if (heldout.empty()) return Status::Ok();
+    GORAE_ASSIGN_OR_RETURN(auto inference, policy->InferenceModel());
+    EvalOptions eo;
+    eo.max_new_tokens = o.max_new_tokens;
+    GORAE_ASSIGN_OR_RETURN(EvalReport rep, Evaluate(*inference, codec, heldout, eo));
+    m["heldout_accuracy"] = rep.accuracy;
+    for (const TaskScore& s : rep.per_task) m["heldout"][s.task] = s.pass1;
+    return Status::Ok();
+  };
+
+  fmt::print(stderr, "{}\n", train::DescribeModel(*policy));
+  fmt::print(stderr, "grpo: {} steps x {} prompts x {} completions, loss {}, beta {}, mu {}, lr {}\n", o.steps,
+             o.prompts, o.group, o.loss, o.beta, o.mu, o.lr);
+  std::ofstream metrics(metrics_path, std::ios::app);
+  const int64_t first_step = step;
+  GrpoProgress progress(o.progress, first_step, o.steps);
+  train::ModelStep runner(*policy);
+  while (step < o.steps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    nlohmann::ordered_json m;
+    m["step"] = step + 1;
+    if (o.eval_every > 0 && step == first_step && step == 0) {
+      GORAE_RETURN_IF_ERROR(evaluate(m));
+    }
+
+    // 1. Rollouts from the current policy.
+    GORAE_ASSIGN_OR_RETURN(auto problems, source.Step(step));
+    std::vector<std::vector<int>> prompts;
+    for (const tasks::Problem& p : problems) {
+      GORAE_ASSIGN_OR_RETURN(auto ids, EncodeUserPrompt(codec, p.prompt));
+      prompts.push_back(std::move(ids));
+    }
+    GORAE_ASSIGN_OR_RETURN(auto inference, policy->InferenceModel());
+    RolloutOptions ro;
+    ro.max_new_tokens = o.max_new_tokens;
+    ro.sampler.temperature = o.temperature;
+    ro.sampler.top_p = o.top_p;
+    ro.sampler.seed = Mix(o.seed, static_cast<uint64_t>(step) + 0x5eed);
+    ro.stop_ids = codec.stop_ids;
+    ro.logprob_temperature = o.temperature;
+    GORAE_ASSIGN_OR_RETURN(auto rollouts, RunRollouts(*inference, prompts, o.group, ro));
+    const double rollout_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // 2. Rewards and advantages.
+    const size_t N = rollouts.size();
+    std::vector<double> rewards(N);
+    std::vector<Sequence> seqs(N);
+    int64_t correct = 0, formatted = 0, gen_tokens = 0, failed = 0, counted_tokens = 0;
+    std::map<std::string, std::pair<int64_t, int64_t>> per_task;  // task -> (right, total)
+    for (size_t k = 0; k < N; ++k) {
+      const Rollout& r = rollouts[k];
+      const tasks::Problem& p = problems[static_cast<size_t>(r.prompt_index)];
+      gen_tokens += static_cast<int64_t>(r.tokens.size());
+      tasks::Verdict v;
+      if (r.error.empty()) {
+        auto text = CompletionText(codec, r.tokens);
+        if (text.ok()) v = tasks::Verify(p, *text);
+      } else {
+        ++failed;
+      }
+      rewards[k] = o.accuracy_weight * v.correct + o.format_weight * v.formatted;
+      correct += v.correct;
+      formatted += v.formatted;
+      per_task[p.task].first += v.correct;
+      per_task[p.task].second += 1;
+      Sequence& s = seqs[k];
+      s.tokens = prompts[static_cast<size_t>(r.prompt_index)];
+      s.prompt_len = static_cast<int64_t>(s.tokens.size());
+      s.tokens.insert(s.tokens.end(), r.tokens.begin(), r.tokens.end());
+      s.mask = r.mask;
+      s.old_logp.assign(r.tokens.size(), 0.0f);
+      s.ref_logp.assign(r.tokens.size(), 0.0f);
+      for (uint8_t x : s.mask) counted_tokens += x;
+    }
+    const std::vector<double> adv = ComputeAdvantages(rewards, o.group, scaling);
+    for (size_t k = 0; k < N; ++k) {
+      int64_t n = 0;
+      for (uint8_t x : seqs[k].mask) n += x;
+      seqs[k].advantage = adv[k];
+      seqs[k].weight = TokenWeight(aggregation, n, static_cast<int64_t>(N), counted_tokens, o.max_new_tokens);
+    }
+
+    // 3. Reference and sampling-policy log-probabilities, then mu passes of the GRPO update.
+    const auto t1 = std::chrono::steady_clock::now();
+    std::vector<std::vector<Sequence*>> micro;
+    for (size_t k = 0; k < N; k += static_cast<size_t>(o.micro_batch)) {
+      std::vector<Sequence*> mb;
+      for (size_t i = k; i < std::min(N, k + static_cast<size_t>(o.micro_batch)); ++i) mb.push_back(&seqs[i]);
+      micro.push_back(std::move(mb));
+    }
+    const bool use_ref = ref != nullptr, use_old = o.mu > 1;
+    for (const auto& mb : micro) {
+      if (use_ref) GORAE_RETURN_IF_ERROR(RecordLogProbs(*ref, mb, pad_id, o.temperature, /*ref=*/true));
+      if (use_old) GORAE_RETURN_IF_ERROR(RecordLogProbs(*policy, mb, pad_id, o.temperature, /*ref=*/false));
+    }
+    PassStats first;
+    double grad_norm = 0.0;
+    const double lr = o.warmup > 0 ? o.lr * std::min(1.0, static_cast<double>(step + 1) / o.warmup) : o.lr;
+    for (int64_t pass = 0; pass < o.mu; ++pass) {
+      PassStats ps;
+      policy->ZeroGrad();
+      for (const auto& mb : micro) {
+        GORAE_RETURN_IF_ERROR(GrpoBackward(runner, mb, pad_id, o.temperature, lc, use_old, use_ref, V, &ps));
+      }
+      if (pass == 0) first = ps;
+      GORAE_ASSIGN_OR_RETURN(grad_norm, train::GuardedOptimizerStep(*policy, opt, o.adamw, lr, o.clip, ps.loss,
+                                                                    step + 1, ckpt_dir));
+    }
+    if (o.ref_reset_every > 0 && ref && (step + 1) % o.ref_reset_every == 0) {
+      CopyParams(*policy, *ref);
+      train::AdamWState none = train::NewAdamWState(*ref);
+      GORAE_RETURN_IF_ERROR(train::SaveCheckpoint(ref_dir, *ref, none, {{"step", step + 1}}, policy_dir));
+    }
+    ++step;
+    const auto t2 = std::chrono::steady_clock::now();
+    const double update_s = std::chrono::duration<double>(t2 - t1).count();
+    const double step_s = std::chrono::duration<double>(t2 - t0).count();
+
+    // 4. Metrics, evaluation, checkpoint.
+    double mean = 0.0, var = 0.0;
+    for (double r : rewards) mean += r;
+    mean /= static_cast<double>(N);
+    for (double r : rewards) var += (r - mean) * (r - mean);
+    const double tokens = static_cast<double>(std::max<int64_t>(first.tokens, 1));
+    m["reward_mean"] = mean;
+    m["reward_std"] = std::sqrt(var / static_cast<double>(N));
+    m["accuracy"] = static_cast<double>(correct) / static_cast<double>(N);
+    m["format"] = static_cast<double>(formatted) / static_cast<double>(N);
+    for (const auto& [task, rt] : per_task) m["task_accuracy"][task] = static_cast<double>(rt.first) / rt.second;
+    m["response_length"] = static_cast<double>(gen_tokens) / static_cast<double>(N);
+    m["loss"] = first.loss;
+    m["kl"] = first.kl / tokens;
+    m["clip_fraction"] = static_cast<double>(first.clipped) / tokens;
+    m["entropy"] = first.entropy / tokens;
+    m["grad_norm"] = grad_norm;
+    m["lr"] = lr;
+    m["failed_rollouts"] = failed;
+    m["rollout_tokens"] = gen_tokens;
+    m["rollout_s"] = rollout_s;
+    m["rollout_tokens_per_s"] = static_cast<double>(gen_tokens) / rollout_s;
+    m["update_s"] = update_s;
+    m["step_s"] = step_s;
+    if (o.eval_every > 0 && (step % o.eval_every == 0 || step == o.steps)) GORAE_RETURN_IF_ERROR(evaluate(m));
+    metrics << m.dump() << "\n";
+    metrics.flush();
+    progress.Update(step, mean, m["accuracy"].get<double>(), m["response_length"].get<double>(),
+                    static_cast<double>(gen_tokens) / rollout_s);
+    const bool stopping = o.stop_after > 0 && step - first_step >= o.stop_after;
+    if (step % o.save_every == 0 || step == o.steps || stopping) {
+      GORAE_RETURN_IF_ERROR(save());
+      GORAE_RETURN_IF_ERROR(WriteGrpoPlot(o.out));
+    }
+    if (stopping) break;
+  }
+  progress.Break();
+  fmt::print(stderr, "done: step {}, checkpoint {}, metrics {}, plot {}/grpo.svg\n", step, ckpt_dir, metrics_path,
+             o.out);
+  return Status::Ok();
+}
+
+}  // namespace gorae::rl
