@@ -66,6 +66,8 @@ class ModelStep {
   Result<StepLosses> Run(const Batch& batch, const Objective& obj, double loss_scale, bool backward,
                          std::vector<MoeStats>* stats, float* logits_out = nullptr);
 
+  TrainModel& model() const { return model_; }
+
   // Indices into params().layers of the MoE blocks: main layers first, then MTP blocks.
   const std::vector<int64_t>& MoeBlocks() const { return moe_blocks_; }
 
