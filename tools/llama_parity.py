@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""gorae against llama.cpp on the same GGUF file: logits at every position, and tokenizer ids.
+
+    LLAMA_CPP_LIB_PATH=/work/llama.cpp-build/bin python3 tools/llama_parity.py \
+        --model /work/models/Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf [--chat "What is 347 + 589?"] \
+        [--prompt TEXT] [--gorae build/src/cli/gorae] [--prefill N] [--tokenizer-gguf FILE ...] \
+        [--out report.json]
+
+Logits: the prompt (a user message rendered with the GGUF's own chat template, or --prompt raw
+text) is tokenized by llama.cpp (llama-cpp-python over the libllama.so that
+tools/build_llama_cpp.sh builds); llama.cpp evaluates it in one batch with logits for every
+position (logits_all); `gorae logits --model FILE.gguf --tokens IDS` does the same (one pass, or
+--prefill N: N tokens in one pass, then one token at a time through the KV cache). Per position:
+top-1 equal, max |diff|, the top-1 - top-2 gap of each side where the top-1s differ, and whether
+one side's top-1 is in the other's top 5. Both engines quantize activations to 8 bits for the
+quantized matmuls, in different orders, so equality is not expected: the report says how close.
+
+Tokenizer: for each GGUF in --tokenizer-gguf (default: --model) and each test string, llama.cpp's
+ids (special tokens parsed, no BOS added) beside `gorae tokenizer encode --model FILE.gguf`'s, when
+gorae can read a GGUF tokenizer (reported as unavailable otherwise).
+
+Exit status: 0 when every position's top-1 agrees or differs only where llama.cpp's own top-1/top-2
+gap is below --tie-gap (a near tie), and every tokenizer comparison that ran matched.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fetch_gguf  # noqa: E402  (GGUF header reader)
+
+TOKENIZER_TEXTS = [
+    "Hello world",
+    "What is 347 + 589?",
+    "  leading spaces, trailing spaces   ",
+    "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+    "Numbers 1234567890 and 3.14159, dates 2026-11-22.",
+    "Ünïcödé: naïve café, 東京タワー, 고래, Здравствуй, emoji 🐋🤖",
+    "<think>\nLet me compute 12 * 13.\n</think>\n\n**156**",
+    "tabs\tand\nnewlines\r\n\r\nmixed   \n  \n",
+    "I'm can't won't they're we've y'all",
+]
+
+
+def read_header(path):
+    with open(path, "rb") as f:
+        return fetch_gguf.parse_header(lambda n: (f.seek(0), f.read(n))[1])
+
+
+def render_chat(header, user, system=None):
+    """The GGUF's tokenizer.chat_template rendered with one user message and the assistant prompt."""
+    import jinja2
+    tmpl = header.kv.get("tokenizer.chat_template")
+    if not isinstance(tmpl, str):
+        raise SystemExit("the GGUF has no tokenizer.chat_template: use --prompt")
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+
+    def raise_exception(msg):
+        raise jinja2.TemplateError(msg)
+
+    env.globals["raise_exception"] = raise_exception
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    return env.from_string(tmpl), messages
+
+
+def llama_vocab(path):
+    """llama.cpp's tokenizer alone (the model loaded with vocab_only: no weights, no context)."""
+    import llama_cpp
+    from llama_cpp import _internals
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    return _internals.LlamaModel(path_model=path, params=params, verbose=False)
+
+
+def llama_model(path, n_ctx, threads, kv_f32):
+    """The model with logits for every position; flash attention off; KV cache f16 (llama.cpp's
+    default) or f32 (as gorae keeps it)."""
+    from llama_cpp import Llama
+    kv = {"type_k": 0, "type_v": 0} if kv_f32 else {}  # GGML_TYPE_F32
+    return Llama(model_path=path, logits_all=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=threads,
+                 n_threads_batch=threads, flash_attn=False, verbose=False, **kv)
+
+
+def prompt_text(llm, header, args):
+    if args.prompt is not None:
+        return args.prompt
+    tmpl, messages = render_chat(header, args.chat, args.system)
+    bos = llm.detokenize([llm.token_bos()], special=True).decode() if llm.token_bos() >= 0 else ""
+    eos = llm.detokenize([llm.token_eos()], special=True).decode() if llm.token_eos() >= 0 else ""
+    text = tmpl.render(messages=messages, add_generation_prompt=True, bos_token=bos, eos_token=eos)
+    return text + args.assistant_prefix
+
+
+def gorae_logits(gorae, model, ids, prefill, threads):
+    cmd = [gorae, "logits", "--model", model, "--tokens", " ".join(map(str, ids))]
+    if prefill is not None:
+        cmd += ["--prefill", str(prefill)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    t0 = time.time()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed: {r.stderr.decode()[-2000:]}")
+    out = np.array(json.loads(r.stdout)["logits"], dtype=np.float64)
+    return out, time.time() - t0
+
+
+def gorae_encode(gorae, model, text):
+    """gorae's ids for text from the GGUF's tokenizer, or (None, why) when gorae cannot."""
+    r = subprocess.run([gorae, "tokenizer", "encode", "--model", model], input=text.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        return None, r.stderr.decode().strip()[-300:]
+    return json.loads(r.stdout), ""
+
+
+def compare_logits(ref, got, tokens, detok, tie_gap):
+    rows, worst = [], 0.0
+    for t in range(len(tokens)):
+        a, b = ref[t], got[t]
+        ia, ib = np.argsort(-a)[:5], np.argsort(-b)[:5]
+        diff = float(np.max(np.abs(a - b)))
+        worst = max(worst, diff)
+        row = {"pos": t, "token": int(tokens[t]), "text": detok(tokens[t]), "top1_equal": bool(ia[0] == ib[0]),
+               "max_abs_diff": round(diff, 5), "llama_top1": int(ia[0]), "gorae_top1": int(ib[0]),
+               "llama_top1_logit": round(float(a[ia[0]]), 4),
+               "mean_abs_diff": round(float(np.mean(np.abs(a - b))), 5),
+               "top5_overlap": len(set(ia.tolist()) & set(ib.tolist()))}
+        if ia[0] != ib[0]:
+            row["llama_gap_top1_top2"] = round(float(a[ia[0]] - a[ia[1]]), 5)
+            row["gorae_gap_top1_top2"] = round(float(b[ib[0]] - b[ib[1]]), 5)
+            row["llama_logit_of_gorae_top1"] = round(float(a[ib[0]]), 4)
+            row["near_tie"] = row["llama_gap_top1_top2"] < tie_gap
+            row["cross_top5"] = bool(ib[0] in ia and ia[0] in ib)
+        rows.append(row)
+    return rows, worst
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True, help="GGUF file both engines load")
+    ap.add_argument("--chat", default="What is 347 + 589?", help="user message rendered with the chat template")
+    ap.add_argument("--system", help="system message for --chat")
+    ap.add_argument("--assistant-prefix", default="", help="text appended after the rendered template")
+    ap.add_argument("--prompt", help="raw prompt text instead of --chat (special tokens are parsed)")
+    ap.add_argument("--gorae", default=os.path.join(os.path.dirname(__file__), "..", "build", "src", "cli", "gorae"))
+    ap.add_argument("--prefill", type=int, help="gorae: first N tokens in one pass, the rest one at a time")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--kv-f32", action="store_true", help="llama.cpp keeps its KV cache in f32 (default f16)")
+    ap.add_argument("--tie-gap", type=float, default=0.5, help="a top-1 difference counts as a near tie below this gap")
+    ap.add_argument("--tokenizer-gguf", nargs="*", help="GGUF files whose tokenizers are compared (default: --model)")
+    ap.add_argument("--no-logits", action="store_true", help="tokenizer comparison only")
+    ap.add_argument("--out", help="write the JSON report here")
+    args = ap.parse_args()
+
+    import llama_cpp
+    header = read_header(args.model)
+    report = {"model": os.path.abspath(args.model), "name": header.kv.get("general.name"),
+              "architecture": header.kv.get("general.architecture"), "file_type": header.kv.get("general.file_type"),
+              "llama_cpp_python": llama_cpp.__version__, "gorae": os.path.abspath(args.gorae)}
+    ok = True
+
+    if not args.no_logits:
+        voc = llama_vocab(args.model)
+        text = prompt_text(voc, header, args)
+        tokens = list(voc.tokenize(text.encode(), add_bos=False, special=True))
+        detok = lambda i: voc.detokenize([i], special=True).decode("utf-8", "replace")  # noqa: E731
+        print(f"prompt ({len(tokens)} tokens): {text!r}")
+        print(f"ids: {' '.join(map(str, tokens))}")
+        llm = llama_model(args.model, n_ctx=max(len(tokens), 32), threads=args.threads, kv_f32=args.kv_f32)
+        t0 = time.time()
+        llm.eval(tokens)
+        ref = np.array(llm.scores[:len(tokens)], dtype=np.float64)
+        t_llama = time.time() - t0
+        del llm
+        got, t_gorae = gorae_logits(args.gorae, args.model, tokens, args.prefill, args.threads)
+        if got.shape != ref.shape:
+            raise SystemExit(f"shape mismatch: llama.cpp {ref.shape}, gorae {got.shape}")
+        rows, worst = compare_logits(ref, got, tokens, detok, args.tie_gap)
+        n_eq = sum(r["top1_equal"] for r in rows)
+        bad = [r for r in rows if not r["top1_equal"] and not r["near_tie"]]
+        ok &= not bad
+        report["prompt"] = text
+        report["tokens"] = tokens
+        report["gorae_prefill"] = args.prefill
+        report["llama_kv_cache"] = "f32" if args.kv_f32 else "f16"
+        report["logits"] = {"positions": len(rows), "top1_equal": n_eq, "max_abs_diff": round(worst, 5),
+                            "max_abs_logit": round(float(np.max(np.abs(ref))), 3),
+                            "mean_abs_diff": round(float(np.mean(np.abs(ref - got))), 5),
+                            "differ_not_near_tie": len(bad), "seconds_llama": round(t_llama, 2),
+                            "seconds_gorae": round(t_gorae, 2), "rows": rows}
+        print(f"\n{'pos':>4} {'token':>7} {'text':14} {'top1':5} {'max|d|':>8} {'mean|d|':>8} {'top5':>4}  gaps where top-1 differs")
+        for r in rows:
+            extra = ""
+            if not r["top1_equal"]:
+                extra = (f"llama {r['llama_top1']} (gap {r['llama_gap_top1_top2']}) vs gorae {r['gorae_top1']} "
+                         f"(gap {r['gorae_gap_top1_top2']}){'  near tie' if r['near_tie'] else '  DIFFERS'}")
+            print(f"{r['pos']:>4} {r['token']:>7} {json.dumps(r['text'])[:14]:14} {'yes' if r['top1_equal'] else 'NO':5} "
+                  f"{r['max_abs_diff']:8.4f} {r['mean_abs_diff']:8.4f} {r['top5_overlap']:>4}  {extra}")
+        print(f"\ntop-1 equal at {n_eq}/{len(rows)} positions; max |diff| {worst:.4f} on logits up to "
+              f"{report['logits']['max_abs_logit']}; mean |diff| {report['logits']['mean_abs_diff']}")
+
+    tok_files = args.tokenizer_gguf if args.tokenizer_gguf else [args.model]
+    report["tokenizer"] = []
+    for path in tok_files:
+        voc = llama_vocab(path)
+        entry = {"file": os.path.abspath(path), "cases": []}
+        for text in TOKENIZER_TEXTS:
+            ref = list(voc.tokenize(text.encode(), add_bos=False, special=True))
+            got, why = gorae_encode(args.gorae, path, text)
+            case = {"text": text, "llama": ref, "gorae": got, "equal": got == ref if got is not None else None}
+            if got is None:
+                case["gorae_error"] = why
+            entry["cases"].append(case)
+        ran = [c for c in entry["cases"] if c["equal"] is not None]
+        entry["equal"] = sum(c["equal"] for c in ran)
+        entry["compared"] = len(ran)
+        ok &= all(c["equal"] for c in ran)
+        msg = (f"{entry['equal']}/{len(ran)} texts give the same ids" if ran else
+               f"gorae cannot encode with it yet: {entry['cases'][0].get('gorae_error', '')[:200]}")
+        print(f"tokenizer {os.path.basename(path)}: {msg}")
+        for c in ran:
+            if not c["equal"]:
+                print(f"  DIFFERS {c['text']!r}\n    llama {c['llama']}\n    gorae {c['gorae']}")
+        report["tokenizer"].append(entry)
+
+    report["ok"] = bool(ok)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=1, ensure_ascii=False)
+        print(f"report: {args.out}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
