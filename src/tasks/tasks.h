@@ -65,7 +65,8 @@ struct Verdict {
 Verdict Verify(const Problem& p, std::string_view response);
 
 // The canonical answer text of a problem for training targets (the integer; for countdown the
-// stored solution expression).
+// stored solution expression without whitespace or an "= target" suffix; otherwise the trimmed
+// answer).
 std::string AnswerText(const Problem& p);
 
 // A worked solution, step by step, small enough for a tiny model to learn: the text that goes

@@ -1,0 +1,42 @@
+// Column arithmetic written out step by step: the building blocks of the worked solutions.
+//
+// Every block processes digits from the right, one line per column, and keeps the digits
+// written so far after " -> " (so the result is copied from the line above, never read back in
+// reverse). The shorter number is padded with zeros; a final carry gets its own column with
+// digit 0. Every block ends with a line "X op Y=R".
+//
+//   Add 4738+962:            Subtract 4738-962:       Multiply 738*6:
+//   8+2+0=10 -> 0            8-2-0=6 -> 6             8*6+0=48 -> 8
+//   3+6+1=10 -> 00           13-6-0=7 -> 76           3*6+4=22 -> 28
+//   7+9+1=17 -> 700          17-9-1=7 -> 776          7*6+2=44 -> 428
+//   4+0+1=5 -> 5700          4-0-1=3 -> 3776          0*6+4=4 -> 4428
+//   4738+962=5700            4738-962=3776            738*6=4428
+//
+// Addition: "x+y+carry=s", the last digit of s is written, the rest carries. Subtraction:
+// "x-y-borrow=d"; when x < y + borrow the column borrows and is written "1x-y-borrow=d" (the next
+// column then has borrow 1). Multiplication by a number of several digits: one Multiply row per
+// digit of the multiplier from the right ("738*9=6642, so 738*90=66420" for the tens digit; a
+// digit 0 or 1 is the single line "738*0=0" or "738*1=738", and a zero row is left out of the
+// sum), then Add blocks summing the rows, then "738*96=70848".
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace gorae::tasks {
+
+// All operands >= 0 and small enough that results fit int64. Each appends its lines (each ending
+// in '\n') to *out and returns the result.
+int64_t AddSteps(int64_t a, int64_t b, std::string* out);
+int64_t SubtractSteps(int64_t a, int64_t b, std::string* out);  // a >= b
+int64_t MultiplySteps(int64_t a, int64_t b, std::string* out);
+
+// x op m for any x, m >= 0 and op '+' or '-', reduced by sign rules to one Add or Subtract block
+// (at most one rewriting line before it, and the signed result after it when it is negative):
+//   "4-962":    "962 is more than 4, so 4-962=-(962-4)." Subtract 962-4 ... "4-962=-958"
+//   "-16+84":   "-16+84=84-16." Subtract 84-16 ...
+//   "-632+32":  "632 is more than 32, so -632+32=-(632-32)." Subtract 632-32 ... "-632+32=-600"
+//   "-16-84":   "-16-84=-(16+84)." Add 16+84 ... "-16-84=-100"
+int64_t SignedAddSubSteps(int64_t x, char op, int64_t m, std::string* out);
+
+}  // namespace gorae::tasks
