@@ -160,7 +160,10 @@ Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split spl
   if (make == nullptr) {
     return InvalidArgument("unknown task '{}' (built-in tasks: arithmetic, linear, countdown)", task);
   }
-  if (n < 0) return InvalidArgument("number of problems must be >= 0 (got {})", n);
+  constexpr int64_t kMaxProblems = 100000000;
+  if (n < 0 || n > kMaxProblems) {
+    return InvalidArgument("number of problems must be in 0..{} (got {})", kMaxProblems, n);
+  }
   // The task name enters the seed so that different tasks draw independent streams.
   SplitMix64 rng(Mix64(seed) ^ Hash64(task));
   std::vector<Problem> out;

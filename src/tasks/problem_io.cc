@@ -39,7 +39,7 @@ Status CheckNumericAnswer(const Problem& p) {
       return InvalidArgument("task arithmetic: answer {} is wrong for \"{}\" (expected {})", r->num, p.prompt, q->Answer());
     }
   } else if (auto q = ParseLinearPrompt(p.prompt)) {
-    if (q->a * r->num + q->b != q->c) {
+    if (static_cast<__int128>(q->a) * r->num + q->b != q->c) {
       return InvalidArgument("task linear: answer {} does not solve \"{}\"", r->num, p.prompt);
     }
   }

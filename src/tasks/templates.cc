@@ -18,11 +18,13 @@ struct Reader {
     i += lit.size();
     return true;
   }
-  // Unsigned decimal, 1..15 digits, no leading zeros.
+  // Unsigned decimal, 1..kMaxDigits digits, no leading zeros. The bound keeps every product and
+  // sum the worked solutions form far inside int64.
+  static constexpr size_t kMaxDigits = 9;
   bool Uint(int64_t* v) {
     size_t start = i;
     int64_t x = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 15) x = x * 10 + (s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < kMaxDigits) x = x * 10 + (s[i++] - '0');
     if (i == start || (i < s.size() && s[i] >= '0' && s[i] <= '9')) return false;
     if (i - start > 1 && s[start] == '0') return false;
     *v = x;

@@ -1,5 +1,6 @@
 // The prompt wording of the built-in tasks, written and read back. Generators write prompts
 // with these; worked solutions and file checks read a problem's parameters back from them.
+// Parsing accepts exactly the generators' wording, with integers of at most 9 digits.
 #pragma once
 
 #include <cstdint>

@@ -43,6 +43,8 @@ std::string ArithmeticSolution(const ArithmeticParams& q) {
   return out;
 }
 
+std::string LinearFallback(const LinearParams& q);
+
 std::string XTerm(int64_t a) { return a == 1 ? "x" : a == -1 ? "-x" : fmt::format("{}x", a); }
 std::string Paren(int64_t v) { return v < 0 ? fmt::format("({})", v) : fmt::format("{}", v); }
 
@@ -75,17 +77,23 @@ std::string LinearSolution(const LinearParams& q) {
   const bool negative = (r < 0) != (q.a < 0);
   out += negative ? "Signs differ, so x is negative.\n" : "Same signs, so x is positive.\n";
   const int64_t ar = std::llabs(r), aa = std::llabs(q.a), quotient = ar / aa;
+  if (ar % aa != 0) return LinearFallback(q);  // no integer solution: not a valid problem
   out += fmt::format("Try {}/{}={}. Check:\n", ar, aa, quotient);
   MultiplySteps(quotient, aa, &out);
   out += fmt::format("So x={}.", negative ? -quotient : quotient);
   return out;
 }
 
+std::string LinearFallback(const LinearParams& q) {
+  return fmt::format("{}={} has no integer solution.", XTerm(q.a), q.c - q.b);
+}
+
 std::string Distance(Rational v, int64_t target) {
-  if (!IsInteger(v)) return "";
-  if (v.num == target) return fmt::format(" {} is the target.", target);
-  if (v.num > target) return fmt::format(" {} is {} above {}.", v.num, v.num - target, target);
-  return fmt::format(" {} is {} below {}.", v.num, target - v.num, target);
+  int64_t gap;
+  if (!IsInteger(v) || __builtin_sub_overflow(v.num, target, &gap) || gap == INT64_MIN) return "";
+  if (gap == 0) return fmt::format(" {} is the target.", target);
+  if (gap > 0) return fmt::format(" {} is {} above {}.", v.num, gap, target);
+  return fmt::format(" {} is {} below {}.", v.num, -gap, target);
 }
 
 std::string JoinValues(const std::vector<Rational>& vs) {
@@ -99,7 +107,7 @@ std::string JoinValues(const std::vector<Rational>& vs) {
 
 std::string CountdownSolution(const Problem& p) {
   Result<ExprTree> parsed = ParseExpr(AnswerText(p));
-  if (!parsed.ok() || !EvaluateTree(*parsed, p.numbers).ok()) return Fallback(p);
+  if (!parsed.ok() || !CountdownSolves(AnswerText(p), p.numbers, p.target)) return Fallback(p);
   const ExprTree& tree = *parsed;
   std::vector<Rational> left;
   for (int64_t n : p.numbers) left.push_back({n, 1});

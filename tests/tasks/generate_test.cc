@@ -167,6 +167,7 @@ TEST(Generate, Errors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("sudoku"), std::string::npos);
   EXPECT_FALSE(GenerateProblems("linear", Split::kTrain, -1, 1).ok());
+  EXPECT_FALSE(GenerateProblems("linear", Split::kTrain, INT64_MAX, 1).ok());  // no huge allocation
   Result<std::vector<Problem>> none = GenerateProblems("linear", Split::kTrain, 0, 1);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());

@@ -387,6 +387,41 @@ TEST(WorkedSolution, ExactFormat) {
             "292/2=146. Left: 146. 146 is the target.\nSo (75*4-8)/2=146.");
 }
 
+TEST(WorkedSolution, LargeAndInvalidInputsDoNotCrash) {
+  // Nine-digit operands are the most the prompt parser takes: products still fit int64.
+  Problem big = Make("arithmetic", "What is 999999999 * 999999999?", "999999998000000001");
+  ASSERT_TRUE(ProblemFromJson(ProblemToJson(big)).ok());
+  CheckTrace(big);
+  Problem sum = Make("arithmetic", "What is 999999999 + 999999999?", "1999999998");
+  CheckTrace(sum);
+  // Longer operands: not parsed, so the generic trace (and no overflow).
+  Problem huge = Make("arithmetic", "What is 99999999999999 * 99999999999999?", "1");
+  EXPECT_EQ(WorkedSolution(huge), "The answer is 1.");
+  // A linear equation without an integer solution (only reachable by building a Problem by hand).
+  EXPECT_EQ(WorkedSolution(Make("linear", "Solve for x: 2x + 1 = 8.", "3")), "2x=7 has no integer solution.");
+  EXPECT_FALSE(ProblemFromJson(ProblemToJson(Make("linear", "Solve for x: 2x + 1 = 8.", "3"))).ok());
+  // Countdown with 18-digit numbers (the longest literal).
+  const int64_t n18 = 400000000000000000;
+  Problem c = Make("countdown", "p", "400000000000000000*400000000000000000");
+  c.numbers = {n18, n18};
+  c.target = 1;
+  EXPECT_FALSE(Verify(c, R1Response(c)).correct);  // overflow: never right
+  Problem d = Make("countdown", "p", "400000000000000000/400000000000000000");
+  d.numbers = {n18, n18};
+  d.target = 1;
+  EXPECT_TRUE(Verify(d, R1Response(d)).correct) << R1Response(d);
+  d.target = 2;  // an invalid problem (the answer does not make the target): no trace claims it does
+  EXPECT_EQ(WorkedSolution(d), "The answer is 400000000000000000/400000000000000000.");
+  // A distance to the target that overflows int64 is left out.
+  Problem e = Make("countdown", "p", "1-400000000000000000*22");
+  e.numbers = {1, 22, n18};
+  e.target = -8799999999999999999;
+  EXPECT_TRUE(Verify(e, R1Response(e)).correct) << R1Response(e);
+  EXPECT_NE(WorkedSolution(e).find("400000000000000000*22=8800000000000000000. Left: 1 8800000000000000000.\n"),
+            std::string::npos)
+      << WorkedSolution(e);
+}
+
 TEST(WorkedSolution, OtherTasksFallBack) {
   Problem p = Make("trivia", "Capital of France?", " Paris ");
   EXPECT_EQ(WorkedSolution(p), "The answer is Paris.");
