@@ -5,6 +5,9 @@
 // answer as <answer>...</answer> or \boxed{...}. Verification never trusts the response: numbers
 // are parsed and normalised, countdown expressions are parsed and evaluated exactly (rational
 // arithmetic, no eval, bounded length and depth).
+//
+// No function here keeps shared mutable state: all are safe to call from several threads at
+// once (the file functions on different paths).
 #pragma once
 
 #include <cstdint>

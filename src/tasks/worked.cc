@@ -190,7 +190,8 @@ std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed) {
   if (documents <= 0) return out;
   const std::vector<std::string>& tasks = BuiltinTasks();
   const int64_t k = static_cast<int64_t>(tasks.size());
-  // Distinct problems per task, in chunks (a chunk stays well inside every task's size).
+  // Problems per task come in chunks of distinct problems (a chunk stays well inside every
+  // task's size); beyond one chunk a problem may recur, which only matters past 300k documents.
   constexpr int64_t kChunk = 100000;
   std::vector<std::vector<Problem>> pools(tasks.size());
   std::vector<size_t> next(tasks.size(), 0);
