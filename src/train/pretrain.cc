@@ -1,7 +1,5 @@
 #include "train/pretrain.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -12,11 +10,10 @@
 #include <fmt/format.h>
 
 #include "core/threads.h"
-#include "train/balance.h"
 #include "train/checkpoint.h"
+#include "train/loop_common.h"
 #include "train/data.h"
 #include "train/model_step.h"
-#include "train/plot.h"
 #include "train/train_model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -92,61 +89,6 @@ Status CheckOptions(const PretrainOptions& o) {
   if (o.tokenizer_dir.empty()) return InvalidArgument("--tokenizer DIR is required");
   if (o.data.empty() && o.synthetic <= 0) return InvalidArgument("give --data FILES... or --synthetic N");
   return Status::Ok();
-}
-
-std::string Duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const int64_t t = static_cast<int64_t>(s + 0.5);
-  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
-}
-
-// Keeps the metrics lines of steps <= last_step (a resumed run continues the file).
-Status TrimMetrics(const std::string& path, int64_t last_step) {
-  std::ifstream in(path);
-  if (!in) return Status::Ok();
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
-        j["step"].get<int64_t>() <= last_step) {
-      kept += line + "\n";
-    }
-  }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kept;
-    if (!out.flush()) return IOError("cannot write '{}'", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '{}'", tmp);
-  return Status::Ok();
-}
-
-Status WritePlot(const std::string& out_dir) {
-  std::ifstream in(out_dir + "/metrics.jsonl");
-  Series train{"train loss", "#1f77b4", {}}, val{"validation loss", "#d62728", {}};
-  std::string line;
-  while (std::getline(in, line)) {
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (!j.is_object() || !j.contains("step") || !j["step"].is_number()) continue;
-    if (j.contains("ce") && j["ce"].is_number()) train.points.emplace_back(j["step"].get<double>(), j["ce"].get<double>());
-    if (j.contains("val_loss") && j["val_loss"].is_number()) {
-      val.points.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
-    }
-  }
-  return WriteLossPlot(out_dir + "/loss.svg", "gorae pretrain: next-token cross-entropy", {train, val});
-}
-
-double Validate(ModelStep& step, const std::vector<Batch>& batches, const Objective& obj) {
-  double sum = 0.0, count = 0.0;
-  for (const Batch& b : batches) {
-    auto r = step.Run(b, obj, 1.0, /*backward=*/false, nullptr);
-    if (!r.ok()) return std::nan("");
-    sum += r->ce * static_cast<double>(r->targets);
-    count += static_cast<double>(r->targets);
-  }
-  return count > 0 ? sum / count : std::nan("");
 }
 
 }  // namespace
@@ -252,12 +194,12 @@ Status RunPretrain(const PretrainOptions& cli) {
 
   GORAE_ASSIGN_OR_RETURN(Schedule kind, ParseSchedule(o.schedule));
   LrSchedule sched{kind, o.lr, o.min_lr_ratio, o.warmup >= 0 ? o.warmup : o.steps / 20, o.steps, o.wsd_decay_fraction};
-  const Objective obj{o.mtp_lambda, o.balance_alpha};
+  Objective obj;
+  obj.mtp_lambda = o.mtp_lambda;
+  obj.balance_alpha = o.balance_alpha;
   ModelStep runner(*model);
-  const auto& blocks = runner.MoeBlocks();
-  fmt::print(stderr, "model: {} layers + {} MTP, hidden {}, {} routed experts (top {}), vocab {}, {:.2f}M parameters\n",
-             config.num_hidden_layers, depth, config.hidden_size, config.n_routed_experts, config.num_experts_per_tok,
-             config.vocab_size, static_cast<double>(model->NumParams()) / 1e6);
+  StepSettings settings{o.accum, obj, o.adamw, 0.0, o.clip, o.bias_gamma};
+  fmt::print(stderr, "{}\n", DescribeModel(*model));
 
   auto save = [&]() -> Status {
     nlohmann::json state = {{"step", step}, {"rng_state", rng.state}, {"tokens_seen", tokens_seen},
@@ -266,83 +208,41 @@ Status RunPretrain(const PretrainOptions& cli) {
   };
 
   std::ofstream metrics(metrics_path, std::ios::app);
-  const auto t_start = std::chrono::steady_clock::now();
   const int64_t first_step = step;
-  const bool tty = isatty(fileno(stderr));
+  ProgressLine progress(o.progress, first_step, o.steps);
   double last_val = std::nan("");
   while (step < o.steps) {
     const auto t0 = std::chrono::steady_clock::now();
-    model->ZeroGrad();
-    std::vector<MoeStats> stats(blocks.size());
-    double loss = 0, ce = 0, balance = 0;
-    std::vector<double> mtp(static_cast<size_t>(depth), 0.0);
-    for (int64_t a = 0; a < o.accum; ++a) {
-      const Batch batch = SampleBatch(*train, o.batch, o.seq, rng);
-      GORAE_ASSIGN_OR_RETURN(StepLosses r, runner.Run(batch, obj, 1.0 / static_cast<double>(o.accum), true, &stats));
-      loss += r.loss / o.accum, ce += r.ce / o.accum, balance += r.balance / o.accum;
-      for (int64_t k = 0; k < depth; ++k) mtp[k] += r.mtp[k] / o.accum;
+    settings.lr = LearningRate(sched, step);
+    auto report = TrainOneStep(*model, runner, opt, settings, [&] { return SampleBatch(*train, o.batch, o.seq, rng); },
+                               step + 1, ckpt_dir);
+    if (!report.ok()) {
+      progress.Break();
+      return report.status();
     }
-    if (!std::isfinite(loss)) {
-      if (tty && o.progress) fmt::print(stderr, "\n");
-      return Status(StatusCode::kInternal,
-                    fmt::format("the loss is {} at step {}: stopping before the update (the last checkpoint in '{}' "
-                                "is kept); try a lower --lr",
-                                loss, step + 1, ckpt_dir));
-    }
-    const double norm = GradNorm(*model);
-    if (!std::isfinite(norm)) {
-      if (tty && o.progress) fmt::print(stderr, "\n");
-      return Status(StatusCode::kInternal,
-                    fmt::format("the gradient norm is {} at step {} (loss {}): stopping before the update (the last "
-                                "checkpoint in '{}' is kept); try a lower --lr",
-                                norm, step + 1, loss, ckpt_dir));
-    }
-    if (o.clip > 0 && norm > o.clip) ScaleGrads(*model, static_cast<float>(o.clip / norm));
-    const double lr = LearningRate(sched, step);
-    AdamWUpdate(*model, opt, o.adamw, lr);
-    UpdateRouterBias(*model, blocks, stats, o.bias_gamma);
     ++step;
     const int64_t step_tokens = o.batch * o.seq * o.accum;
     tokens_seen += step_tokens;
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    nlohmann::ordered_json m;
-    m["step"] = step;
-    m["loss"] = loss;
-    m["ce"] = ce;
-    if (depth > 0) m["mtp_ce"] = mtp;
-    m["balance_loss"] = balance;
-    m["lr"] = lr;
-    m["grad_norm"] = norm;
-    m["tokens_per_s"] = static_cast<double>(step_tokens) / dt;
-    m["tokens"] = tokens_seen;
-    if (!blocks.empty()) {
-      m["bias_gamma"] = o.bias_gamma;
-      m["moe"] = MoeMetrics(blocks, stats, config.num_experts_per_tok);
-    }
+    nlohmann::ordered_json m =
+        StepMetrics(*model, runner, *report, step, static_cast<double>(step_tokens) / dt, tokens_seen, o.bias_gamma);
     if (!val_batches.empty() && (step % o.eval_every == 0 || step == o.steps || step == first_step + 1)) {
-      last_val = Validate(runner, val_batches, obj);
+      last_val = ValidationLoss(runner, val_batches, obj);
       m["val_loss"] = last_val;
     }
     metrics << m.dump() << "\n";
     metrics.flush();
 
-    if (o.progress) {
-      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-      const double eta = elapsed / static_cast<double>(step - first_step) * static_cast<double>(o.steps - step);
-      const int width = 24, filled = static_cast<int>(width * step / o.steps);
-      fmt::print(stderr, "{}[{}{}] step {}/{} loss {:.4f} val {:.4f} lr {:.2e} {:.0f} tok/s ETA {}{}", tty ? "\r" : "",
-                 std::string(filled, '#'), std::string(width - filled, '.'), step, o.steps, loss, last_val, lr,
-                 static_cast<double>(step_tokens) / dt, Duration(eta), tty ? "" : "\n");
-    }
+    progress.Update(step, report->loss, last_val, report->lr, static_cast<double>(step_tokens) / dt);
     const bool stopping = o.stop_after > 0 && step - first_step >= o.stop_after;
     if (step % o.save_every == 0 || step == o.steps || stopping) {
       GORAE_RETURN_IF_ERROR(save());
-      GORAE_RETURN_IF_ERROR(WritePlot(o.out));
+      GORAE_RETURN_IF_ERROR(WriteMetricsPlot(o.out, "gorae pretrain: next-token cross-entropy"));
     }
     if (stopping) break;
   }
-  if (o.progress && tty) fmt::print(stderr, "\n");
+  progress.Break();
   fmt::print(stderr, "done: step {}, checkpoint {}, metrics {}, plot {}/loss.svg\n", step, ckpt_dir, metrics_path, o.out);
   return Status::Ok();
 }

@@ -1,0 +1,88 @@
+// Pieces shared by the training loops (pretrain.cc, sft.cc): the optimizer step with its
+// non-finite guards, the progress line, OUT/metrics.jsonl upkeep, OUT/loss.svg, validation loss.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "train/model_step.h"
+#include "train/optimizer.h"
+#include "train/train_model.h"
+
+namespace gorae::train {
+
+// "m:ss" or "h:mm:ss"; "?" for a negative or non-finite duration.
+std::string FormatDuration(double seconds);
+
+// Keeps the metrics lines of steps <= last_step (a resumed run continues the file).
+Status TrimMetrics(const std::string& path, int64_t last_step);
+
+// OUT/loss.svg from OUT/metrics.jsonl: the "ce" of every line and the "val_loss" where present.
+Status WriteMetricsPlot(const std::string& out_dir, const std::string& title);
+
+// Token-weighted mean main cross-entropy over the batches (forward only); NaN when they hold no
+// counted target or a forward fails.
+double ValidationLoss(ModelStep& step, const std::vector<Batch>& batches, const Objective& obj);
+
+// Guards, clips and updates, once the step's gradients are accumulated: a non-finite loss or
+// gradient norm is an error before any parameter changes (naming the 1-based step and the
+// checkpoint that stays as it was); otherwise the gradients are clipped to global norm `clip`
+// (0: off) and AdamW is applied with learning rate lr. Returns the norm before clipping.
+Result<double> GuardedOptimizerStep(TrainModel& model, AdamWState& opt, const AdamWOptions& adamw, double lr,
+                                    double clip, double loss, int64_t step, const std::string& ckpt_dir);
+
+// What one optimizer step did (losses are means over its micro-batches).
+struct StepReport {
+  double loss = 0.0, ce = 0.0, balance = 0.0;
+  std::vector<double> mtp;       // per MTP depth
+  double lr = 0.0, grad_norm = 0.0;  // grad_norm: before clipping
+  std::vector<MoeStats> stats;   // router statistics of the step, ModelStep::MoeBlocks() order
+};
+
+struct StepSettings {
+  int64_t accum = 1;  // micro-batches per step, each weighted 1 / accum
+  Objective objective;
+  AdamWOptions adamw;
+  double lr = 0.0;
+  double clip = 1.0;
+  double bias_gamma = 0.0;
+};
+
+// One optimizer step: zero the gradients, forward + backward `accum` micro-batches taken from
+// next_batch, GuardedOptimizerStep (step_number is 1-based, for its messages), then the
+// aux-loss-free router-bias update from the step's expert loads.
+Result<StepReport> TrainOneStep(TrainModel& model, ModelStep& runner, AdamWState& opt, const StepSettings& s,
+                                const std::function<Batch()>& next_batch, int64_t step_number,
+                                const std::string& ckpt_dir);
+
+// The metrics line of a step: step, loss, ce, mtp_ce (with MTP), balance_loss, lr, grad_norm,
+// tokens_per_s, tokens, and with MoE blocks bias_gamma and moe (MoeMetrics).
+nlohmann::ordered_json StepMetrics(const TrainModel& model, const ModelStep& runner, const StepReport& r,
+                                   int64_t step, double tokens_per_s, int64_t tokens, double bias_gamma);
+
+// One-line model description for the log ("model: 2 layers + 1 MTP, hidden 64, ...").
+std::string DescribeModel(const TrainModel& model);
+
+// The progress line on stderr: bar, step, loss, validation loss, lr, tokens/s, ETA. On a
+// terminal it redraws one line; otherwise one line per step.
+class ProgressLine {
+ public:
+  ProgressLine(bool enabled, int64_t first_step, int64_t total_steps);
+  void Update(int64_t step, double loss, double val_loss, double lr, double tokens_per_s);
+  // Ends a redrawn line (before an error message or the final summary).
+  void Break();
+
+ private:
+  bool enabled_, tty_;
+  bool open_ = false;
+  int64_t first_step_, total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace gorae::train
