@@ -15,6 +15,7 @@ void AddTokenizerCommand(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddChatCommand(CLI::App& app, int* exit_code);
 void AddPretrainCommand(CLI::App& app, int* exit_code);
+void AddSftCommand(CLI::App& app, int* exit_code);
 void AddConvertCommand(CLI::App& app, int* exit_code);
 
 // Prints "error: <message>" to stderr and returns the exit code for failed commands.

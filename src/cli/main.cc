@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   gorae::cli::AddServeCommand(app, &exit_code);
   gorae::cli::AddChatCommand(app, &exit_code);
   gorae::cli::AddPretrainCommand(app, &exit_code);
+  gorae::cli::AddSftCommand(app, &exit_code);
   gorae::cli::AddConvertCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -392,6 +392,9 @@ Status RunSft(const SftOptions& cli) {
   }
   GORAE_RETURN_IF_ERROR(CheckOptions(o));
   SetNumThreads(o.threads);
+  if (!cli.resume) {  // resume reads the files again, perhaps from another directory
+    for (std::string& f : o.data) f = fs::absolute(f).string();
+  }
 
   // Model, tokenizer (kept in OUT/tokenizer, so resume and every checkpoint use the same files).
   std::unique_ptr<TrainModel> model;
