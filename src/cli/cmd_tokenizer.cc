@@ -160,6 +160,8 @@ void AddTokenizerCommand(CLI::App& app, int* exit_code) {
   train->add_option("--out", opt->train.out_dir, "Output directory (tokenizer.json, tokenizer_config.json)")->required();
   train->add_option("--min-frequency", opt->train.min_frequency, "Merge only pairs seen at least this often");
   train->add_option("--threads", opt->train.threads, "Threads for counting words (0: all cores)");
+  train->add_flag("--split-digits", opt->train.split_digits,
+                  "Pre-tokenize every digit on its own (as Qwen2/Llama 2) instead of runs of up to 3");
   train->add_flag("!--no-progress", opt->train.progress, "Do not draw the progress bar");
   train->callback([=] {
     Status s = tokenizer::TrainTokenizer(opt->train);

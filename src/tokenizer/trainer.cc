@@ -26,15 +26,16 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// The DeepSeek-V3 pre-tokenizer, as written into the trained tokenizer.json.
-ojson PreTokenizerJson() {
+// The DeepSeek-V3 pre-tokenizer (or, with split_digits, its digit rule made one digit per
+// piece), as written into the trained tokenizer.json.
+ojson PreTokenizerJson(bool split_digits) {
   auto split = [](const char* re) {
     return ojson{{"type", "Split"}, {"pattern", {{"Regex", re}}}, {"behavior", "Isolated"}, {"invert", false}};
   };
   return ojson{
       {"type", "Sequence"},
       {"pretokenizers",
-       {split(R"(\p{N}{1,3})"), split("[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"),
+       {split(split_digits ? R"(\p{N})" : R"(\p{N}{1,3})"), split("[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"),
         split("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
               "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
         ojson{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
@@ -107,7 +108,7 @@ Status TrainTokenizer(const TrainerOptions& opt) {
                            opt.vocab_size, n_special + 256);
   if (opt.files.empty()) return InvalidArgument("no training files given");
 
-  ojson pre_json = PreTokenizerJson();
+  ojson pre_json = PreTokenizerJson(opt.split_digits);
   GORAE_ASSIGN_OR_RETURN(PreTokenizer pre, PreTokenizer::FromJson(nlohmann::json::parse(pre_json.dump()), "pre_tokenizer"));
   std::vector<AddedToken> special_tokens;
   for (int i = 0; i < n_special; ++i) special_tokens.push_back({i, specials[i], true});
