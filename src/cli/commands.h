@@ -17,6 +17,9 @@ void AddChatCommand(CLI::App& app, int* exit_code);
 void AddPretrainCommand(CLI::App& app, int* exit_code);
 void AddSftCommand(CLI::App& app, int* exit_code);
 void AddConvertCommand(CLI::App& app, int* exit_code);
+void AddGrpoCommand(CLI::App& app, int* exit_code);
+void AddEvalCommand(CLI::App& app, int* exit_code);
+void AddTasksCommand(CLI::App& app, int* exit_code);
 
 // Prints "error: <message>" to stderr and returns the exit code for failed commands.
 int ReportError(const std::string& message);

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   gorae::cli::AddPretrainCommand(app, &exit_code);
   gorae::cli::AddSftCommand(app, &exit_code);
   gorae::cli::AddConvertCommand(app, &exit_code);
+  gorae::cli::AddGrpoCommand(app, &exit_code);
+  gorae::cli::AddEvalCommand(app, &exit_code);
+  gorae::cli::AddTasksCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
