@@ -231,7 +231,7 @@ Status RunRecipe(const RecipeOptions& o) {
   to.files = {data + "/tokenizer_corpus.txt"};
   to.vocab_size = static_cast<int>(s.vocab);
   to.out_dir = tok_dir;
-  //TMP to.split_digits = true;
+  to.split_digits = true;
   to.threads = o.threads;
   to.progress = o.progress;
   GORAE_RETURN_IF_ERROR(tokenizer::TrainTokenizer(to));
