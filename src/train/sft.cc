@@ -425,7 +425,10 @@ Status RunSft(const SftOptions& cli) {
   if (!o.data.empty()) {
     GORAE_ASSIGN_OR_RETURN(convs, ReadConversations(o.data));
   }
-  convs.insert(convs.end(), o.conversations.begin(), o.conversations.end());
+  for (const Conversation& c : o.conversations) {
+    convs.push_back(c);
+    if (convs.back().source.empty()) convs.back().source = fmt::format("conversation {}", convs.size());
+  }
   GORAE_ASSIGN_OR_RETURN(SftData data, PrepareData(*tok, convs, o.seq, o.val_fraction));
   int64_t train_tokens = 0, assistant_tokens = 0;
   for (const SftExample& ex : data.train) {
