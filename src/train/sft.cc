@@ -234,7 +234,7 @@ Result<std::unique_ptr<TrainModel>> LoadBaseModel(const std::string& dir) {
   int64_t depth = std::max<int64_t>(loaded.second, 0);
   GORAE_ASSIGN_OR_RETURN(auto weights, Checkpoint::Open(dir));
   if (depth > 0 && weights->Find(fmt::format("model.layers.{}.eh_proj.weight", config.num_hidden_layers)) == nullptr) {
-    fmt::print(stderr, "note: {}/config.json declares {} MTP modules but the weights hold none: fine-tuning without MTP\n",
+    fmt::print(stderr, "note: {}/config.json declares {} MTP module(s) but the weights hold none: fine-tuning without MTP\n",
                dir, depth);
     depth = 0;
   }
