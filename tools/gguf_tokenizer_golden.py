@@ -13,6 +13,14 @@ directory's tokenizer.json gives, and gorae's writer must produce the same array
     python3 tools/gguf_tokenizer_golden.py                   # writes tests/golden/gguf/tokenizer_*.gguf
     python3 tools/gguf_tokenizer_golden.py --dir D --pre deepseek-v3 --out /tmp/x.gguf [--vocab-size N]
     python3 tools/gguf_tokenizer_golden.py --hash D [--llama-cpp SRC]   # llama.cpp's pre name for D
+    python3 tools/gguf_tokenizer_golden.py --llama-cpp-ids GGUF --tokenize BIN --out OUT.jsonl
+
+`--llama-cpp-ids` tokenizes the texts of tests/tokenizer/golden/{qwen2_style,deepseek_v3}_encode.jsonl
+with llama.cpp itself (BIN: tools/llama_tokenize.cc built against libllama) on a GGUF file and
+writes {"golden": file, "line": i, "ids": [...]} for every text NFC leaves unchanged (gorae
+applies Qwen2's NFC normalizer as Hugging Face does; llama.cpp does not, so non-NFC text is
+not expected to agree). tests/golden/gguf/r1_distill_qwen_llama_cpp.jsonl comes from
+../models/DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.meta.gguf (tools/fetch_gguf.py) this way.
 
 The converter picks tokenizer.ggml.pre by hashing the encoding of a fixed text (chkhsh); the
 style tokenizers are not in its table, so their name is given here (the one gorae derives from
@@ -122,6 +130,25 @@ def chkhsh(dir_model, llama_cpp):
     print(f"{dir_model}: chkhsh {h} -> {name or 'not in llama.cpp table'}")
 
 
+def llama_cpp_ids(gguf_path, binary, out):
+    import json
+    import subprocess
+    import unicodedata
+    rows = []
+    for name in ("qwen2_style_encode.jsonl", "deepseek_v3_encode.jsonl"):
+        golden = os.path.join(ROOT, "tests", "tokenizer", "golden", name)
+        texts = [json.loads(line)["text"] for line in open(golden, encoding="utf-8") if line.strip()]
+        ids = subprocess.run([binary, gguf_path, golden], check=True, capture_output=True, text=True).stdout.splitlines()
+        assert len(ids) == len(texts)
+        for i, (t, r) in enumerate(zip(texts, ids)):
+            if unicodedata.normalize("NFC", t) == t:
+                rows.append({"golden": name, "line": i, "ids": json.loads(r)["ids"]})
+    with open(out, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    print(f"wrote {out}: {len(rows)} rows")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir")
@@ -130,7 +157,12 @@ def main():
     ap.add_argument("--vocab-size", type=int, default=0)
     ap.add_argument("--hash")
     ap.add_argument("--llama-cpp", help="llama.cpp source directory (for --hash)")
+    ap.add_argument("--llama-cpp-ids", help="GGUF file to tokenize with llama.cpp")
+    ap.add_argument("--tokenize", help="tools/llama_tokenize.cc, built")
     a = ap.parse_args()
+    if a.llama_cpp_ids:
+        llama_cpp_ids(a.llama_cpp_ids, a.tokenize, a.out)
+        return
     if a.hash:
         chkhsh(a.hash, a.llama_cpp)
         return

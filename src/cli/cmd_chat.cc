@@ -107,7 +107,7 @@ int RunChat(ChatOptions& o) {
   if (!valid.ok()) return ReportError(valid.message());
   auto model = o.model.Load();
   if (!model.ok()) return ReportError(model.status().message());
-  auto tok = tokenizer::Tokenizer::Load(o.model.model_dir);
+  auto tok = o.model.LoadTokenizer();
   if (!tok.ok()) return ReportError(tok.status().message());
   if (!(*tok)->chat_template().ok()) return ReportError((*tok)->chat_template().status().message());
   const int64_t max_pos = (*model)->config().max_position_embeddings;

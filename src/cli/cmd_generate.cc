@@ -56,7 +56,7 @@ int RunGenerate(const GenerateCliOptions& o) {
 
   std::shared_ptr<const tokenizer::Tokenizer> tok;
   if (text_mode) {
-    auto loaded = tokenizer::Tokenizer::Load(o.tokenizer.empty() ? o.model.model_dir : o.tokenizer);
+    auto loaded = LoadModelTokenizer(o.tokenizer.empty() ? o.model.model_dir : o.tokenizer);
     if (!loaded.ok()) return ReportError(loaded.status().message());
     tok = *loaded;
   }

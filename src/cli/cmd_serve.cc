@@ -28,7 +28,7 @@ struct ServeOptions {
 int RunServe(ServeOptions& o) {
   auto model = o.model.Load();
   if (!model.ok()) return ReportError(model.status().message());
-  auto tok = tokenizer::Tokenizer::Load(o.model.model_dir);
+  auto tok = o.model.LoadTokenizer();
   if (!tok.ok()) return ReportError(tok.status().message());
   if (!(*tok)->chat_template().ok()) {
     std::fprintf(stderr, "gorae serve: no usable chat template (%s): /v1/chat/completions will answer 400\n",

@@ -1,4 +1,5 @@
-// Options shared by the commands that run a model: --model, --threads, --mla.
+// Options shared by the commands that run a model: --model, --threads, --mla; and how such a
+// command finds the model's tokenizer.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "core/status.h"
 #include "model/transformer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gorae::cli {
 
@@ -21,6 +23,13 @@ struct ModelOptions {
   MlaMode mla_mode() const { return mla == "naive" ? MlaMode::kNaive : MlaMode::kAbsorbed; }
   // Sets the thread count and loads the model; errors name the file or field.
   Result<std::unique_ptr<Model>> Load() const;
+  // The tokenizer of --model (LoadModelTokenizer).
+  Result<std::shared_ptr<const tokenizer::Tokenizer>> LoadTokenizer() const;
 };
+
+// The tokenizer for a model path: a directory's tokenizer.json (+ tokenizer_config.json); for a
+// .gguf file, the tokenizer.json beside it when there is one, else the tokenizer stored in the
+// file's metadata (tokenizer/gguf_tokenizer.h). Errors name the files looked at.
+Result<std::shared_ptr<const tokenizer::Tokenizer>> LoadModelTokenizer(const std::string& model_path);
 
 }  // namespace gorae::cli

@@ -1,11 +1,16 @@
-// HF safetensors -> GGUF (llama.cpp's names and keys), used by `gorae convert`.
+// HF safetensors <-> GGUF (llama.cpp's names and keys), used by `gorae convert`.
 //
 // Like llama.cpp: vectors (norms, biases) stay F32, the MoE router stays F32, and a matrix whose
 // row length is not a multiple of the type's block falls back (K-quants to Q8_0, then F16).
 // The whole output is built in memory before the atomic write: fine for the models gorae
 // converts in tests; a streaming writer is the next step for very large models.
+#include "model/gguf_convert.h"
+
 #include <algorithm>
+#include <cstring>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -14,6 +19,7 @@
 #include "io/safetensors.h"
 #include "kernels/cpu/quant_dot.h"
 #include "model/gguf_model.h"
+#include "model/random_init.h"
 #include "model/rope.h"
 
 namespace gorae {
@@ -177,9 +183,89 @@ Status WriteMetadata(const ModelConfig& c, GgmlType type, GgufWriter& w) {
   return Status::Ok();
 }
 
+// Visits the weights of a loaded GGUF model under their Hugging Face names and collects each,
+// decoded to fp32 and stored in `dtype`, for WriteSafetensors.
+class HfEmitter : public WeightVisitor {
+ public:
+  explicit HfEmitter(DType dtype) : dtype_(dtype) {}
+
+  Status OnMatrix(const std::string& hf, int64_t rows, int64_t cols, Matrix* slot) override {
+    if (slot->empty() || slot->rows != rows || slot->cols != cols)
+      return InvalidArgument("tensor '{}': expected a bound {} x {} matrix", hf, rows, cols);
+    std::vector<float> x(static_cast<size_t>(rows * cols));
+    DequantizeRows(*slot, 0, rows, x.data());
+    return Add(hf, {rows, cols}, x);
+  }
+
+  Status OnVector(const std::string& hf, int64_t n, std::vector<float>* slot) override {
+    if (static_cast<int64_t>(slot->size()) != n)
+      return InvalidArgument("tensor '{}': expected {} values, have {}", hf, n, slot->size());
+    return Add(hf, {n}, *slot);
+  }
+
+  const std::vector<TensorToWrite>& tensors() const { return tensors_; }
+
+ private:
+  Status Add(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& x) {
+    std::vector<uint8_t>& b = storage_.emplace_back(x.size() * DTypeSize(dtype_));
+    if (dtype_ == DType::kF32) {
+      std::memcpy(b.data(), x.data(), b.size());
+    } else {
+      auto* h = reinterpret_cast<uint16_t*>(b.data());
+      for (size_t i = 0; i < x.size(); ++i) h[i] = F32ToBF16(x[i]);
+    }
+    tensors_.push_back({name, dtype_, std::move(shape), b.data()});
+    return Status::Ok();
+  }
+
+  DType dtype_;
+  std::deque<std::vector<uint8_t>> storage_;
+  std::vector<TensorToWrite> tensors_;
+};
+
 }  // namespace
 
+Result<std::string> ConvertGgufToHf(const std::string& gguf_path, const std::string& out_dir, DType dtype) {
+  if (dtype != DType::kF32 && dtype != DType::kBF16)
+    return InvalidArgument("cannot write Hugging Face tensors as {} (F32, BF16)", DTypeName(dtype));
+  GORAE_ASSIGN_OR_RETURN(std::unique_ptr<GgufModel> g, LoadGgufModel(gguf_path));
+  if (!g->rope_freq_factors.empty())
+    return Unsupported("{}: llama3 rope scaling (tensor rope_freqs.weight) cannot be written back as config.json's "
+                       "rope_scaling", gguf_path);
+  HfEmitter emitter(dtype);
+  GORAE_RETURN_IF_ERROR(VisitWeights(g->config, emitter, &g->weights));
+  nlohmann::ordered_json config = ModelConfigToJson(g->config);
+  config["torch_dtype"] = dtype == DType::kF32 ? "float32" : "bfloat16";
+  // GGUF keeps these as f32: write the shortest decimal of the f32 (1e-06, not 9.99999997e-07).
+  auto shortest = [](nlohmann::ordered_json& j) {
+    for (auto& v : j) {
+      if (v.is_number_float()) v = std::stod(fmt::format("{}", static_cast<float>(v.get<double>())));
+    }
+  };
+  shortest(config);
+  if (config.contains("rope_scaling") && config["rope_scaling"].is_object()) shortest(config["rope_scaling"]);
+
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return IOError("cannot create directory '{}': {}", out_dir, ec.message());
+  GORAE_RETURN_IF_ERROR(WriteSafetensors(out_dir + "/model.safetensors", emitter.tensors()));
+  const std::string path = out_dir + "/config.json", tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << config.dump(2) << "\n";
+    if (!f) return IOError("{}: write failed", tmp);
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return IOError("cannot rename '{}' to '{}': {}", tmp, path, ec.message());
+  return fmt::format("{}, {} tensors, {}", GgufArchitecture(g->config), emitter.tensors().size(), DTypeName(dtype));
+}
+
 Result<std::string> ConvertToGguf(const std::string& model_dir, const std::string& out, GgmlType type) {
+  return ConvertToGguf(model_dir, out, HfToGgufOptions{type, nullptr});
+}
+
+Result<std::string> ConvertToGguf(const std::string& model_dir, const std::string& out, const HfToGgufOptions& o) {
+  const GgmlType type = o.type;
   static const std::map<GgmlType, int> kAllowed = {{GgmlType::kF32, 0}, {GgmlType::kF16, 0}, {GgmlType::kQ8_0, 0},
                                                    {GgmlType::kQ4_0, 0}, {GgmlType::kQ4_K, 0}, {GgmlType::kQ6_K, 0}};
   if (!kAllowed.count(type)) return InvalidArgument("cannot convert to {} (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K)", GgmlTypeName(type));
@@ -201,6 +287,7 @@ Result<std::string> ConvertToGguf(const std::string& model_dir, const std::strin
     const int64_t n = static_cast<int64_t>(factors.size());
     GORAE_RETURN_IF_ERROR(emitter.Add("rope_freqs.weight", GgmlType::kF32, {n}, QuantizeMatrix(GgmlType::kF32, factors.data(), 1, n)));
   }
+  if (o.add_metadata) GORAE_RETURN_IF_ERROR(o.add_metadata(c, w));
   GORAE_RETURN_IF_ERROR(w.Write(out));
   std::string summary = GgufArchitecture(c);
   for (const auto& [name, n] : emitter.counts()) summary += fmt::format(", {} {}", n, name);
