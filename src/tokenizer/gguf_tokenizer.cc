@@ -189,8 +189,23 @@ Result<json> ParseJson(std::string_view text, const std::string& name) {
   }
 }
 
-// A JSON string literal for valid UTF-8 `s`.
-void AppendJsonString(std::string_view s, std::string* out) { *out += json(s).dump(); }
+// A JSON string literal for valid UTF-8 `s` (UTF-8 is kept; quote, backslash and control
+// characters are escaped), without building a json value per token.
+void AppendJsonString(std::string_view s, std::string* out) {
+  out->push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      *out += fmt::format("\\u{:04x}", c);
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
 
 // llama.cpp's convert_hf_to_gguf.py does_token_look_special.
 bool LooksSpecial(std::string_view t) {
