@@ -355,7 +355,7 @@ TEST(GgufPyGolden, LoadsAndMatchesOurWriter) {
 
 TEST(GgufLlamaCppFile, DeepSeekR1DistillQwen) {
   // A tokenizer written by llama.cpp's convert_hf_to_gguf.py for a published model
-  // (tools/fetch_gguf.py puts it in ../models; the test is skipped without it), against the ids
+  // (tools/fetch_gguf.py --metadata-only --out ../models; skipped without it), against the ids
   // llama.cpp itself gives on the golden texts NFC leaves unchanged
   // (tools/gguf_tokenizer_golden.py --llama-cpp-ids). On the others gorae applies Qwen2's NFC
   // normalizer, as Hugging Face does and llama.cpp does not.
