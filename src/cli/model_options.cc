@@ -27,13 +27,16 @@ Result<std::shared_ptr<const tokenizer::Tokenizer>> ModelOptions::LoadTokenizer(
 
 Result<std::shared_ptr<const tokenizer::Tokenizer>> LoadModelTokenizer(const std::string& model_path) {
   namespace fs = std::filesystem;
-  if (!(model_path.ends_with(".gguf") && fs::is_regular_file(model_path))) return tokenizer::Tokenizer::Load(model_path);
+  if (!(model_path.ends_with(".gguf") && fs::is_regular_file(model_path))) {
+    return tokenizer::Tokenizer::Load(model_path);
+  }
   const fs::path dir = fs::path(model_path).parent_path();
   const std::string beside = (dir.empty() ? fs::path(".") : dir).string();
   if (fs::exists(beside + "/tokenizer.json")) return tokenizer::Tokenizer::Load(beside);
   auto tok = tokenizer::LoadGgufTokenizer(model_path);
   if (!tok.ok() && tok.status().code() == StatusCode::kNotFound) {
-    return Status(StatusCode::kNotFound, fmt::format("{} (and no tokenizer.json in '{}')", tok.status().message(), beside));
+    return Status(StatusCode::kNotFound,
+                  fmt::format("{} (and no tokenizer.json in '{}')", tok.status().message(), beside));
   }
   return tok;
 }

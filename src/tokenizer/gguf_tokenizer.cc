@@ -228,7 +228,10 @@ Result<HfTokenizerFiles> GgufToHfTokenizer(const GgufFile& f) {
   if (!f.Has(kModelKey)) return NotFound("{}: no tokenizer in the file (key '{}' is missing)", path, kModelKey);
   GORAE_ASSIGN_OR_RETURN(std::string model, f.GetString(kModelKey));
   if (model != "gpt2") {
-    const char* what = model == "llama" ? " (SentencePiece)" : model == "bert" ? " (WordPiece)" : model == "t5" ? " (Unigram)" : "";
+    const char* what = model == "llama" ? " (SentencePiece)"
+                       : model == "bert" ? " (WordPiece)"
+                       : model == "t5"   ? " (Unigram)"
+                                         : "";
     return Unsupported("{}: {} '{}'{} is not supported: gorae reads byte-level BPE tokenizers ('gpt2')", path,
                        kModelKey, model, what);
   }
@@ -251,7 +254,8 @@ Result<HfTokenizerFiles> GgufToHfTokenizer(const GgufFile& f) {
       return InvalidArgument("{}: {} has {} entries but {} has {}", path, kTypesKey, types.size(), kTokensKey,
                              tokens.size());
   }
-  if (!f.Has(kMergesKey)) return NotFound("{}: key '{}' is missing (a gpt2 tokenizer needs its merges)", path, kMergesKey);
+  if (!f.Has(kMergesKey))
+    return NotFound("{}: key '{}' is missing (a gpt2 tokenizer needs its merges)", path, kMergesKey);
   GORAE_ASSIGN_OR_RETURN(std::vector<std::string> merges, f.GetStringArray(kMergesKey));
 
   // Vocabulary: normal tokens. Control, unknown and user-defined tokens: added tokens.
