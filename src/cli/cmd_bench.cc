@@ -1,5 +1,6 @@
 // gorae bench: prefill and decode throughput of the inference engine, next to the machine's own
-// limits (BLAS sgemm rate, memory read bandwidth) measured in the same run.
+// limits (BLAS sgemm rate, memory read bandwidth) measured in the same run. --model takes a model
+// directory or a GGUF file (quantized weights: the bytes per weight come from the file).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/threads.h"
 #include "infer/machine_limits.h"
+#include "io/gguf.h"
 #include "io/mapped_file.h"
 #include "model/param_count.h"
 #include "model/presets.h"
@@ -25,7 +27,7 @@ namespace {
 
 struct BenchOptions {
   std::vector<std::string> presets = {"small", "v2-lite"};
-  std::string model_dir;  // bench this model instead of presets
+  std::string model_dir;  // bench this model (directory or .gguf file) instead of presets
   int64_t layers = 4;     // layers of the preset models (v2-lite's real dims, fewer layers)
   std::string dtype = "BF16";
   int prompt = 128;
@@ -40,6 +42,7 @@ struct Row {
   int64_t params = 0, activated = 0;
   double prefill_tps = 0, prefill_gflops = 0, decode_tps = 0, decode_gbs = 0;
   int64_t kv_bytes_per_token = 0;
+  double bytes_per_param = 0;
 };
 
 double Since(std::chrono::steady_clock::time_point t0) {
@@ -74,6 +77,18 @@ struct Work {
   double bytes_per_decode_token = 0; // weights read + KV cache read, mean over the generation
 };
 
+// Mean stored bytes per weight over a GGUF file's matrices (2-D and 3-D tensors): quantized files
+// mix types (Q4_K_M is Q4_K with some Q6_K), so one dtype size would be wrong.
+double GgufBytesPerParam(const GgufFile& f) {
+  double bytes = 0, n = 0;
+  for (const GgufTensor& t : f.tensors()) {
+    if (t.n_dims < 2) continue;
+    bytes += static_cast<double>(t.nbytes);
+    n += static_cast<double>(t.numel());
+  }
+  return n > 0 ? bytes / n : 4.0;
+}
+
 Work EstimateWork(const ModelConfig& c, MlaMode mode, int prompt, int gen, double bytes_per_param) {
   const ParamCounts p = CountParams(c);
   const double head = static_cast<double>(c.vocab_size) * c.hidden_size;
@@ -81,9 +96,11 @@ Work EstimateWork(const ModelConfig& c, MlaMode mode, int prompt, int gen, doubl
   const double body = p.activated - p.embedding;  // per-token matmul weights but the head
   const double H = c.num_attention_heads, L = c.num_hidden_layers, R = c.kv_lora_rank;
   // attention flops per (query, key) pair per layer
-  const double pair = mode == MlaMode::kNaive ? 2 * H * (c.qk_head_dim() + c.v_head_dim)
-                                              : 2 * H * (R + c.qk_rope_head_dim + R);
-  const double absorb = mode == MlaMode::kAbsorbed ? 2 * H * (c.qk_nope_head_dim * R + R * c.v_head_dim) : 0;
+  const double pair = !c.IsDeepSeek()                ? 2 * H * (2 * c.head_dim)
+                      : mode == MlaMode::kNaive ? 2 * H * (c.qk_head_dim() + c.v_head_dim)
+                                                : 2 * H * (R + c.qk_rope_head_dim + R);
+  const double absorb = c.IsDeepSeek() && mode == MlaMode::kAbsorbed
+                            ? 2 * H * (c.qk_nope_head_dim * R + R * c.v_head_dim) : 0;
   Work w;
   w.flops_per_prompt = prompt * (2 * body + L * absorb) + L * pair * prompt * (prompt + 1) / 2.0 + 2 * head;
   const double ctx = prompt + gen / 2.0;
@@ -118,10 +135,12 @@ Result<Row> BenchModel(const std::string& name, const std::string& dir, MlaMode 
   const double decode_s = Since(t0);
 
   const auto& emb = model->weights().layers.back().attn.o_proj;
-  const Work w = EstimateWork(c, mode, o.prompt, o.gen, DTypeSize(emb.dtype));
+  const double bytes_per_param = model->gguf() ? GgufBytesPerParam(*model->gguf()) : DTypeSize(emb.dtype);
+  const Work w = EstimateWork(c, mode, o.prompt, o.gen, bytes_per_param);
   Row r;
   r.model = name;
-  r.mla = MlaModeName(mode);
+  r.mla = c.IsDeepSeek() ? MlaModeName(mode) : "gqa";
+  r.bytes_per_param = bytes_per_param;
   const ParamCounts p = CountParams(c);
   r.params = p.total;
   r.activated = p.activated;
@@ -156,6 +175,8 @@ int RunBench(const BenchOptions& o) {
   std::vector<Row> rows;
   for (const auto& [name, dir] : models) {
     for (MlaMode mode : {MlaMode::kNaive, MlaMode::kAbsorbed}) {
+      // Grouped-query models (llama, qwen2) have one attention path: the MLA mode does not apply.
+      if (mode == MlaMode::kAbsorbed && !rows.empty() && rows.back().mla == "gqa") continue;
       std::fprintf(stderr, "[bench] %s, %s MLA: prompt %d, generate %d ...\n", name.c_str(), MlaModeName(mode),
                    o.prompt, o.gen);
       auto r = BenchModel(name, dir, mode, o);
@@ -175,7 +196,8 @@ int RunBench(const BenchOptions& o) {
                            {"prefill_gflops", r.prefill_gflops}, {"prefill_frac_sgemm", r.prefill_gflops / sgemm},
                            {"decode_tok_s", r.decode_tps}, {"decode_gbs", r.decode_gbs},
                            {"decode_frac_bandwidth", r.decode_gbs / bandwidth},
-                           {"kv_bytes_per_token", r.kv_bytes_per_token}});
+                           {"kv_bytes_per_token", r.kv_bytes_per_token},
+                           {"weight_bytes_per_param", r.bytes_per_param}});
     }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -203,7 +225,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("bench", "prefill/decode throughput against the machine's sgemm and bandwidth");
   cmd->add_option("--preset", o->presets, "built-in shapes with random weights: tiny, small, v2-lite, v3")
       ->check(CLI::IsMember(PresetNames()));
-  cmd->add_option("--model", o->model_dir, "benchmark this model directory instead of presets");
+  cmd->add_option("--model", o->model_dir, "benchmark this model (directory or .gguf file) instead of presets");
   cmd->add_option("--layers", o->layers, "layers of the preset models (default 4)")->check(CLI::PositiveNumber);
   cmd->add_option("--dtype", o->dtype, "weight dtype of preset models: F32, BF16 (default), F16, F8_E4M3");
   cmd->add_option("--prompt", o->prompt, "prompt tokens (default 128)");
