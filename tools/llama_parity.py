@@ -44,6 +44,8 @@ TOKENIZER_TEXTS = [
     "<think>\nLet me compute 12 * 13.\n</think>\n\n**156**",
     "tabs\tand\nnewlines\r\n\r\nmixed   \n  \n",
     "I'm can't won't they're we've y'all",
+    "<|im_start|>user\nWhat is 12 * 13?<|im_end|>\n<|im_start|>assistant\n",
+    "<｜begin▁of▁sentence｜><｜User｜>What is 347 + 589?<｜Assistant｜><think>\n",
 ]
 
 
@@ -119,6 +121,99 @@ def gorae_encode(gorae, model, text):
     return json.loads(r.stdout), ""
 
 
+GGUF_PY = "/work/llama.cpp-src/llama_cpp_python-0.3.36/vendor/llama.cpp/gguf-py"
+
+
+def q8_blocks(x, block=256):
+    """x rounded as both engines round matmul inputs for K-quant weights: int8 per block of 256
+    (Q8_K: scale = max|x| / 127)."""
+    shp = x.shape
+    b = x.reshape(-1, block)
+    d = np.abs(b).max(-1, keepdims=True) / 127.0
+    return (np.round(b / np.where(d == 0, 1, d)) * d).reshape(shp)
+
+
+def reference_logits(path, tokens, act_q8=False):
+    """A float64 numpy forward pass of a llama/qwen2 GGUF on its dequantized weights (gguf-py's
+    dequantizers), with unquantized activations: what both engines approximate. Layer by layer, so
+    memory stays at one layer's weights in float64 (plus the output matrix in row chunks)."""
+    if os.path.isdir(GGUF_PY):
+        sys.path.insert(0, GGUF_PY)
+    import gguf
+    from gguf.quants import dequantize
+    r = gguf.GGUFReader(path)
+    arch = str(bytes(r.fields["general.architecture"].parts[-1]), "utf-8")
+    if arch not in ("qwen2", "llama"):
+        raise SystemExit(f"--reference: architecture {arch} not supported (qwen2, llama)")
+
+    def kv(key, default=None):
+        f = r.fields.get(f"{arch}.{key}")
+        return default if f is None else f.parts[-1][0].item()
+
+    T = {t.name: t for t in r.tensors}
+
+    def w(name, rows=None):  # (out, in) or (n,), float64
+        t = T[name]
+        return dequantize(np.asarray(t.data if rows is None else t.data[rows]), t.tensor_type).astype(np.float64)
+
+    H, KV = kv("attention.head_count"), kv("attention.head_count_kv")
+    D = kv("embedding_length")
+    hd = kv("attention.key_length", D // H)
+    eps, theta = kv("attention.layer_norm_rms_epsilon"), kv("rope.freq_base", 10000.0)
+    L = kv("block_count")
+    n = len(tokens)
+
+    def rms(x, g):
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+    inv = 1.0 / theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    if "rope_freqs.weight" in T:
+        inv = inv / w("rope_freqs.weight")
+    ang = np.arange(n, dtype=np.float64)[:, None] * inv[None, :]  # (n, hd/2)
+    cos, sin = np.cos(ang), np.sin(ang)
+
+    def rope(x):  # (n, heads, hd); qwen2: halves (NEOX); llama in GGUF: interleaved pairs
+        c, s_ = cos[:, None, :], sin[:, None, :]
+        if arch == "qwen2":
+            a, b = x[..., : hd // 2], x[..., hd // 2:]
+            return np.concatenate([a * c - b * s_, a * s_ + b * c], axis=-1)
+        a, b = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2], out[..., 1::2] = a * c - b * s_, a * s_ + b * c
+        return out
+
+    def lin(x, name):
+        y = (q8_blocks(x) if act_q8 else x) @ w(name + ".weight").T
+        return y + w(name + ".bias") if name + ".bias" in T else y
+
+    x = w("token_embd.weight", rows=np.array(tokens))
+    mask = np.triu(np.full((n, n), -np.inf), 1)
+    for l in range(L):
+        b = f"blk.{l}."
+        h = rms(x, w(b + "attn_norm.weight"))
+        q = rope(lin(h, b + "attn_q").reshape(n, H, hd))
+        k = rope(lin(h, b + "attn_k").reshape(n, KV, hd))
+        v = lin(h, b + "attn_v").reshape(n, KV, hd)
+        rep = H // KV
+        k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
+        att = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(hd) + mask
+        att = np.exp(att - att.max(-1, keepdims=True))
+        att /= att.sum(-1, keepdims=True)
+        o = np.einsum("hqk,khd->qhd", att, v).reshape(n, H * hd)
+        x = x + lin(o, b + "attn_output")
+        h = rms(x, w(b + "ffn_norm.weight"))
+        g = lin(h, b + "ffn_gate")
+        x = x + lin(g / (1 + np.exp(-g)) * lin(h, b + "ffn_up"), b + "ffn_down")
+    x = rms(x, w("output_norm.weight"))
+    head = "output.weight" if "output.weight" in T else "token_embd.weight"
+    V = T[head].data.shape[0]
+    logits = np.empty((n, V))
+    for r0 in range(0, V, 16384):
+        rows = np.arange(r0, min(V, r0 + 16384))
+        logits[:, rows] = (q8_blocks(x) if act_q8 else x) @ w(head, rows=rows).T
+    return logits
+
+
 def compare_logits(ref, got, tokens, detok, tie_gap):
     rows, worst = [], 0.0
     for t in range(len(tokens)):
@@ -155,6 +250,13 @@ def main():
     ap.add_argument("--tie-gap", type=float, default=0.5, help="a top-1 difference counts as a near tie below this gap")
     ap.add_argument("--tokenizer-gguf", nargs="*", help="GGUF files whose tokenizers are compared (default: --model)")
     ap.add_argument("--no-logits", action="store_true", help="tokenizer comparison only")
+    ap.add_argument("--gorae-tokenizer",
+                    help="gorae encodes with this directory's tokenizer.json instead of the GGUF (e.g. the one "
+                         "`gorae convert --model FILE.gguf --out DIR` writes, the same GGUF reader)")
+    ap.add_argument("--reference", action="store_true",
+                    help="also a float64 numpy forward on the dequantized weights (llama/qwen2): each engine's error")
+    ap.add_argument("--reference-q8", action="store_true",
+                    help="the reference rounds matmul inputs to int8 blocks of 256 as the engines do")
     ap.add_argument("--out", help="write the JSON report here")
     args = ap.parse_args()
 
@@ -182,6 +284,18 @@ def main():
         if got.shape != ref.shape:
             raise SystemExit(f"shape mismatch: llama.cpp {ref.shape}, gorae {got.shape}")
         rows, worst = compare_logits(ref, got, tokens, detok, args.tie_gap)
+        if args.reference:
+            t0 = time.time()
+            exact = reference_logits(args.model, tokens, act_q8=args.reference_q8)
+            top = exact.argmax(-1)
+            report["reference"] = {"seconds": round(time.time() - t0, 1), "activations_q8": args.reference_q8}
+            for name, m in (("llama.cpp", ref), ("gorae", got)):
+                e = np.abs(m - exact)
+                report["reference"][name] = {
+                    "max_abs_err": round(float(e.max()), 5), "mean_abs_err": round(float(e.mean()), 5),
+                    "rms_err": round(float(np.sqrt(np.mean(e * e))), 5),
+                    "top1_equal_reference": int((m.argmax(-1) == top).sum()),
+                    "max_abs_err_per_pos": [round(float(x), 4) for x in e.max(-1)]}
         n_eq = sum(r["top1_equal"] for r in rows)
         bad = [r for r in rows if not r["top1_equal"] and not r["near_tie"]]
         ok &= not bad
@@ -205,14 +319,21 @@ def main():
         print(f"\ntop-1 equal at {n_eq}/{len(rows)} positions; max |diff| {worst:.4f} on logits up to "
               f"{report['logits']['max_abs_logit']}; mean |diff| {report['logits']['mean_abs_diff']}")
 
+    if "reference" in report:
+        print(f"\nagainst a float64 forward on the dequantized weights ({report['reference']['seconds']} s):")
+        for name in ("llama.cpp", "gorae"):
+            e = report["reference"][name]
+            print(f"  {name:9s}: max |err| {e['max_abs_err']:.4f}, mean |err| {e['mean_abs_err']:.4f}, "
+                  f"rms {e['rms_err']:.4f}, top-1 = reference at {e['top1_equal_reference']}/{len(report['tokens'])}")
+
     tok_files = args.tokenizer_gguf if args.tokenizer_gguf else [args.model]
     report["tokenizer"] = []
     for path in tok_files:
         voc = llama_vocab(path)
-        entry = {"file": os.path.abspath(path), "cases": []}
-        for text in TOKENIZER_TEXTS:
+        entry = {"file": os.path.abspath(path), "gorae_tokenizer": args.gorae_tokenizer or path, "cases": []}
+        for text in TOKENIZER_TEXTS + ([report["prompt"]] if "prompt" in report else []):
             ref = list(voc.tokenize(text.encode(), add_bos=False, special=True))
-            got, why = gorae_encode(args.gorae, path, text)
+            got, why = gorae_encode(args.gorae, args.gorae_tokenizer or path, text)
             case = {"text": text, "llama": ref, "gorae": got, "equal": got == ref if got is not None else None}
             if got is None:
                 case["gorae_error"] = why
