@@ -1,11 +1,31 @@
 // gorae: DeepSeek-style models from tokenizer to serving, in one binary.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 
 #include "cli/commands.h"
 
+namespace {
+
+// libgomp reads its spin policy once, as the library loads, before main. By default an idle
+// thread spins ~300k iterations at every barrier; when the cores are busy with other work (other
+// processes, ctest -j), the spinning thread takes the time slice of the one that has work, and
+// small models ran 4x (training) to 1000x (batched decode) slower than with one thread. A short
+// spin keeps most of the latency benefit on an idle machine. So unless the user chose a policy,
+// run again once with GOMP_SPINCOUNT set.
+void UseShortOpenMpSpin(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  ::setenv("GOMP_SPINCOUNT", "2000", 1);
+  ::execv("/proc/self/exe", argv);  // returns only if it failed: go on with the default policy
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  UseShortOpenMpSpin(argv);
   CLI::App app{"gorae: DeepSeek-V3 architecture and the R1 recipe, native C++"};
   app.require_subcommand(1);
   int exit_code = 0;

@@ -61,6 +61,7 @@ Result<EvalReport> Evaluate(const Model& model, const ChatCodec& codec, const st
   ro.max_new_tokens = o.max_new_tokens;
   ro.stop_ids = codec.stop_ids;
   ro.max_batch = o.max_batch;
+  ro.vocab_limit = codec.tok->vocab_size();
   ro.sampler.temperature = 0.0f;
   GORAE_ASSIGN_OR_RETURN(auto greedy, Rollouts(model, prompts, 1, ro, o.progress, "greedy"));
   std::vector<Rollout> sampled;

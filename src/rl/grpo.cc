@@ -324,6 +324,7 @@ Status RunGrpo(const GrpoOptions& cli) {
     ro.sampler.seed = Mix(o.seed, static_cast<uint64_t>(step) + 0x5eed);
     ro.stop_ids = codec.stop_ids;
     ro.logprob_temperature = o.temperature;
+    ro.vocab_limit = codec.tok->vocab_size();
     GORAE_ASSIGN_OR_RETURN(auto rollouts, RunRollouts(*inference, prompts, o.group, ro));
     const double rollout_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

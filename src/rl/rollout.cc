@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <memory>
 
 #include "rl/grpo_loss.h"
@@ -99,6 +100,9 @@ Result<std::vector<Rollout>> RunRollouts(const Model& model, const std::vector<s
       if (!AllFinite(s->logits.data(), V)) {
         finish(*s, FinishReason::kLength, "non-finite logits");
         continue;
+      }
+      if (options.vocab_limit > 0 && options.vocab_limit < V) {
+        std::fill(s->logits.begin() + options.vocab_limit, s->logits.end(), -std::numeric_limits<float>::infinity());
       }
       const int next = s->sampler->Sample(s->logits, s->history);
       r.tokens.push_back(next);

@@ -21,6 +21,9 @@ struct RolloutOptions {
   std::vector<int> stop_ids;    // end of turn: the completion ends after emitting one of these
   int64_t max_batch = 64;       // sequences decoded together at most
   double logprob_temperature = 1.0;  // logprobs are of softmax(logits / this)
+  // Ids from this one on are never sampled (0: none excluded): a model's vocabulary is often
+  // padded past its tokenizer's (to a multiple of 64), and those ids have no text.
+  int64_t vocab_limit = 0;
 };
 
 struct Rollout {
