@@ -30,13 +30,13 @@ namespace {
 // The sizes of every stage. The defaults fit the whole recipe in about 15 minutes on 2 cores
 // (measured stage by stage, docs/r1.md); a --sizes file scales them for other machines.
 struct Scale {
-  int64_t corpus_docs = 8000;
+  int64_t corpus_docs = 16000;
   int64_t vocab = 384;
   int64_t hidden = 128;
   int64_t layers = 4;
-  int64_t pretrain_steps = 160, pretrain_batch = 16, pretrain_seq = 256;
+  int64_t pretrain_steps = 400, pretrain_batch = 16, pretrain_seq = 256;
   double pretrain_lr = 3e-3;
-  int64_t sft_per_task = 300, sft_steps = 60, sft_batch = 16;
+  int64_t sft_per_task = 300, sft_steps = 80, sft_batch = 16;
   double sft_lr = 1e-3;
   int64_t grpo_steps = 16, grpo_prompts = 8, grpo_group = 8, grpo_eval_every = 4;
   double grpo_lr = 2e-4, grpo_beta = 0.04, grpo_temperature = 1.0;
