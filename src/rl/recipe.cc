@@ -31,6 +31,7 @@ namespace {
 // (measured stage by stage, docs/r1.md); a --sizes file scales them for other machines.
 struct Scale {
   int64_t corpus_docs = 16000;
+  int64_t short_operands = 1;  // 1: corpus and SFT arithmetic with operand lengths uniform (tasks.h Sampling)
   int64_t vocab = 384;
   int64_t hidden = 128;
   int64_t layers = 4;
@@ -40,12 +41,12 @@ struct Scale {
   double sft_lr = 1e-3;
   int64_t grpo_steps = 16, grpo_prompts = 8, grpo_group = 8, grpo_eval_every = 4;
   double grpo_lr = 2e-4, grpo_beta = 0.04, grpo_temperature = 1.0;
-  int64_t max_new_tokens = 256;
+  int64_t max_new_tokens = 384;  // the longest trace (a 999*99-like product) is about 360 tokens
   int64_t eval_n = 20;  // held-out problems per task
 };
 
 #define GORAE_SCALE_FIELDS(X)                                                                               \
-  X(corpus_docs) X(vocab) X(hidden) X(layers) X(pretrain_steps) X(pretrain_batch) X(pretrain_seq) X(pretrain_lr) \
+  X(corpus_docs) X(short_operands) X(vocab) X(hidden) X(layers) X(pretrain_steps) X(pretrain_batch) X(pretrain_seq) X(pretrain_lr) \
   X(sft_per_task) X(sft_steps) X(sft_batch) X(sft_lr) X(grpo_steps) X(grpo_prompts) X(grpo_group)             \
   X(grpo_eval_every) X(grpo_lr) X(grpo_beta) X(grpo_temperature) X(max_new_tokens) X(eval_n)
 
@@ -205,7 +206,8 @@ Status RunRecipe(const RecipeOptions& o) {
   // 1. Corpus and cold-start data.
   std::printf("1. corpus: %lld worked solutions (arithmetic, linear equations, countdown)\n",
               static_cast<long long>(s.corpus_docs));
-  const std::vector<std::string> corpus = tasks::PretrainingCorpus(s.corpus_docs, o.seed);
+  const tasks::Sampling sampling = s.short_operands != 0 ? tasks::Sampling::kShortOperands : tasks::Sampling::kTask;
+  const std::vector<std::string> corpus = tasks::PretrainingCorpus(s.corpus_docs, o.seed, sampling);
   std::string jsonl, text;
   for (const std::string& d : corpus) {
     jsonl += nlohmann::json({{"text", d}}).dump() + "\n";
@@ -213,7 +215,7 @@ Status RunRecipe(const RecipeOptions& o) {
   }
   std::vector<train::Conversation> cold;
   for (const std::string& task : tasks::BuiltinTasks()) {
-    GORAE_ASSIGN_OR_RETURN(auto problems, tasks::GenerateProblems(task, tasks::Split::kTrain, s.sft_per_task, o.seed + 17));
+    GORAE_ASSIGN_OR_RETURN(auto problems, tasks::GenerateProblems(task, tasks::Split::kTrain, s.sft_per_task, o.seed + 17, sampling));
     for (const tasks::Problem& p : problems) {
       train::Conversation c;
       c.messages = {{"user", p.prompt, std::nullopt},

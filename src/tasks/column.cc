@@ -30,6 +30,15 @@ void Prepend(std::string* so_far, int digit) { so_far->insert(so_far->begin(), s
 // Strips leading zeros of a written digit string ("0002" -> "2").
 int64_t Value(const std::string& digits) { return std::stoll(digits); }
 
+// The digits of x not yet processed when column i (0 = units) comes up: x without its i lowest
+// digits, "0" once they are all used. Each column line starts with these, so the column's digits
+// are the last digits before the delimiters on the same line, and the operands of a line are
+// those of the line above with one digit dropped: every lookup is local.
+int64_t Remaining(int64_t x, size_t i) {
+  for (size_t k = 0; k < i; ++k) x /= 10;
+  return x;
+}
+
 // One row: a times the single digit d, with carries.
 int64_t MultiplyRow(int64_t a, int d, std::string* out) {
   *out += fmt::format("Multiply {}*{}:\n", a, d);
@@ -40,7 +49,7 @@ int64_t MultiplyRow(int64_t a, int d, std::string* out) {
     const int x = i < da.size() ? da[i] : 0;
     const int s = x * d + carry;
     Prepend(&so_far, s % 10);
-    *out += fmt::format("{}*{}+{}={} -> {}\n", x, d, carry, s, so_far);
+    *out += fmt::format("{}*{}: {}*{}+{}={} -> {}\n", Remaining(a, i), d, x, d, carry, s, so_far);
     carry = s / 10;
   }
   const int64_t r = Value(so_far);
@@ -59,7 +68,7 @@ int64_t AddSteps(int64_t a, int64_t b, std::string* out) {
     const int x = i < da.size() ? da[i] : 0, y = i < db.size() ? db[i] : 0;
     const int s = x + y + carry;
     Prepend(&so_far, s % 10);
-    *out += fmt::format("{}+{}+{}={} -> {}\n", x, y, carry, s, so_far);
+    *out += fmt::format("{}+{}: {}+{}+{}={} -> {}\n", Remaining(a, i), Remaining(b, i), x, y, carry, s, so_far);
     carry = s / 10;
   }
   const int64_t r = Value(so_far);
@@ -78,7 +87,7 @@ int64_t SubtractSteps(int64_t a, int64_t b, std::string* out) {
     const int top = borrows ? x + 10 : x;
     const int d = top - y - borrow;
     Prepend(&so_far, d);
-    *out += fmt::format("{}-{}-{}={} -> {}\n", top, y, borrow, d, so_far);
+    *out += fmt::format("{}-{}: {}-{}-{}={} -> {}\n", Remaining(a, i), Remaining(b, i), top, y, borrow, d, so_far);
     borrow = borrows ? 1 : 0;
   }
   const int64_t r = Value(so_far);
@@ -114,6 +123,25 @@ int64_t MultiplySteps(int64_t a, int64_t b, std::string* out) {
   for (size_t i = 1; i < rows.size(); ++i) sum = AddSteps(sum, rows[i], out);
   *out += fmt::format("{}*{}={}\n", a, b, sum);
   return sum;
+}
+
+int64_t DivideSteps(int64_t a, int64_t d, std::string* out) {
+  *out += fmt::format("Divide {}/{}:\n", a, d);
+  const std::string digits = fmt::format("{}", a);
+  std::string so_far;
+  int64_t r = 0;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    const int64_t n = r * 10 + (digits[i] - '0');  // written as r followed by the digit
+    const int64_t q = n / d;
+    so_far += static_cast<char>('0' + q);
+    *out += fmt::format("{} r{}: {}/{}={} r{} -> {}\n", digits.substr(i), r, n, d, q, n % d, so_far);
+    r = n % d;
+  }
+  const int64_t quotient = Value(so_far);
+  *out += fmt::format("{}/{}={}", a, d, quotient);
+  if (r != 0) *out += fmt::format(" r{}", r);
+  *out += "\n";
+  return quotient;
 }
 
 int64_t SignedAddSubSteps(int64_t x, char op, int64_t m, std::string* out) {

@@ -29,15 +29,28 @@ std::string CanonicalForm(const Problem& p) {
   return p.task + "|" + p.prompt;
 }
 
-Problem MakeArithmetic(SplitMix64& rng) {
+// A number in lo..hi; with short operands, first a digit count (uniform over those the range
+// has), then a number of that many digits within the range.
+int64_t Operand(SplitMix64& rng, int64_t lo, int64_t hi, Sampling sampling) {
+  if (sampling == Sampling::kTask) return rng.Range(lo, hi);
+  const int max_digits = static_cast<int>(fmt::format("{}", hi).size());
+  const int min_digits = static_cast<int>(fmt::format("{}", lo).size());
+  const int digits = min_digits + static_cast<int>(rng.Below(static_cast<uint64_t>(max_digits - min_digits + 1)));
+  int64_t first = 1;
+  for (int i = 1; i < digits; ++i) first *= 10;
+  const int64_t from = std::max(lo, digits == 1 ? 0 : first), to = std::min(hi, first * 10 - 1);
+  return rng.Range(from, to);
+}
+
+Problem MakeArithmetic(SplitMix64& rng, Sampling sampling) {
   ArithmeticParams q;
   q.op = "+-*"[rng.Below(3)];
   if (q.op == '*') {
-    q.a = rng.Range(2, 999);
-    q.b = rng.Range(2, 99);
+    q.a = Operand(rng, 2, 999, sampling);
+    q.b = Operand(rng, 2, 99, sampling);
   } else {
-    q.a = rng.Range(0, 9999);
-    q.b = rng.Range(0, 9999);
+    q.a = Operand(rng, 0, 9999, sampling);
+    q.b = Operand(rng, 0, 9999, sampling);
   }
   Problem p;
   p.task = "arithmetic";
@@ -46,7 +59,7 @@ Problem MakeArithmetic(SplitMix64& rng) {
   return p;
 }
 
-Problem MakeLinear(SplitMix64& rng) {
+Problem MakeLinear(SplitMix64& rng, Sampling) {
   LinearParams q;
   q.a = rng.Range(1, 12) * (rng.Below(2) == 0 ? 1 : -1);
   q.b = rng.Range(-99, 99);
@@ -68,7 +81,7 @@ Problem MakeLinear(SplitMix64& rng) {
 // stored answer, so the target is reachable by construction.
 constexpr int64_t kMaxIntermediate = 9999;
 
-Problem MakeCountdown(SplitMix64& rng) {
+Problem MakeCountdown(SplitMix64& rng, Sampling) {
   static const std::vector<int64_t> kCards = [] {
     std::vector<int64_t> c;
     for (int64_t i = 1; i <= 25; ++i) c.push_back(i);
@@ -152,8 +165,9 @@ Split ProblemSplit(const Problem& p) {
   return Hash64(CanonicalForm(p)) % kHeldoutOneIn == 0 ? Split::kHeldout : Split::kTrain;
 }
 
-Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split split, int64_t n, uint64_t seed) {
-  Problem (*make)(SplitMix64&) = nullptr;
+Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split split, int64_t n, uint64_t seed,
+                                              Sampling sampling) {
+  Problem (*make)(SplitMix64&, Sampling) = nullptr;
   if (task == "arithmetic") make = MakeArithmetic;
   if (task == "linear") make = MakeLinear;
   if (task == "countdown") make = MakeCountdown;
@@ -177,7 +191,7 @@ Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split spl
       return InvalidArgument("task '{}': could not find {} distinct {} problems (found {})", task, n,
                              SplitName(split), out.size());
     }
-    Problem p = make(rng);
+    Problem p = make(rng, sampling);
     if (ProblemSplit(p) != split) continue;
     if (!seen.insert(CanonicalForm(p)).second) continue;
     out.push_back(std::move(p));

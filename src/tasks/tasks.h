@@ -40,10 +40,18 @@ const char* SplitName(Split s);
 // The built-in task names, in report order: arithmetic, linear, countdown.
 const std::vector<std::string>& BuiltinTasks();
 
+// How operands are drawn. kTask: the task's own distribution (uniform over the ranges above;
+// evaluation always uses it). kShortOperands (arithmetic only; the other tasks ignore it): first
+// a number of digits, uniformly, then the operand of that length, over the same ranges. Short
+// sums come up as often as long ones: a curriculum for training data, since a 4-digit sum
+// repeats the steps a 1-digit sum teaches.
+enum class Sampling { kTask, kShortOperands };
+
 // n distinct problems of a built-in task from the given split, deterministic in seed. Train and
 // held-out problems never coincide, whatever the seeds (a problem's split is a hash of its
 // canonical form). Unknown task: InvalidArgument naming it.
-Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split split, int64_t n, uint64_t seed);
+Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split split, int64_t n, uint64_t seed,
+                                              Sampling sampling = Sampling::kTask);
 
 // Problem files: one JSON object per line, {"task", "prompt", "answer", ...task fields}.
 // Errors name the file and line. Writing is atomic (temporary file, then rename).
@@ -84,7 +92,7 @@ std::string R1Response(const Problem& p);
 //   "Question: {prompt}\nReasoning:\n{WorkedSolution}\nAnswer: {AnswerText}\n"
 // over train-split problems of the three built-in tasks in equal shares (interleaved arithmetic,
 // linear, countdown), deterministic in seed. Never contains a held-out problem.
-std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed);
+std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed, Sampling sampling = Sampling::kTask);
 
 // ---- Lower-level pieces (used by the functions above; exposed for tests and tools) ----
 

@@ -9,8 +9,7 @@
 //   -4x=100
 //   Divide both sides by -4: x=100/(-4).
 //   Signs differ, so x is negative.           (or "Same signs, so x is positive.")
-//   Try 100/4=25. Check:
-//   Multiply 25*4: ... 25*4=100
+//   Divide 100/4: ... 100/4=25                (short division, column.h)
 //   So x=-25.
 // Countdown: the game state written out. One "Try" of the two largest numbers (the operation
 // landing nearest the target) that the solution does not start with is shown and dropped; then
@@ -78,8 +77,7 @@ std::string LinearSolution(const LinearParams& q) {
   out += negative ? "Signs differ, so x is negative.\n" : "Same signs, so x is positive.\n";
   const int64_t ar = std::llabs(r), aa = std::llabs(q.a), quotient = ar / aa;
   if (ar % aa != 0) return LinearFallback(q);  // no integer solution: not a valid problem
-  out += fmt::format("Try {}/{}={}. Check:\n", ar, aa, quotient);
-  MultiplySteps(quotient, aa, &out);
+  DivideSteps(ar, aa, &out);
   out += fmt::format("So x={}.", negative ? -quotient : quotient);
   return out;
 }
@@ -185,7 +183,7 @@ std::string R1Response(const Problem& p) {
   return "<think>\n" + WorkedSolution(p) + "\n</think>\n\n<answer>" + AnswerText(p) + "</answer>";
 }
 
-std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed) {
+std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed, Sampling sampling) {
   std::vector<std::string> out;
   if (documents <= 0) return out;
   const std::vector<std::string>& tasks = BuiltinTasks();
@@ -201,7 +199,7 @@ std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed) {
     if (next[t] == pools[t].size()) {
       const int64_t remaining = (documents - d + k - 1) / k;
       Result<std::vector<Problem>> g =
-          GenerateProblems(tasks[t], Split::kTrain, std::min(remaining, kChunk), seed + 0x9e37ull * chunk[t]++);
+          GenerateProblems(tasks[t], Split::kTrain, std::min(remaining, kChunk), seed + 0x9e37ull * chunk[t]++, sampling);
       pools[t] = g.ok() ? std::move(g).value() : std::vector<Problem>{};
       next[t] = 0;
       if (pools[t].empty()) continue;  // cannot happen for built-in tasks

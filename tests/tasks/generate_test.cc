@@ -39,6 +39,33 @@ TEST(Generate, ArithmeticWordingAndRanges) {
   for (char op : {'+', '-', '*'}) EXPECT_GT(ops[op], 800) << op;  // about a third each
 }
 
+TEST(Generate, ShortOperandsSpreadLengthsWithinTheRanges) {
+  const std::regex re(R"(^What is (\d+) ([-+*]) (\d+)\?$)");
+  Result<std::vector<Problem>> ps = GenerateProblems("arithmetic", Split::kTrain, 4000, 7, Sampling::kShortOperands);
+  ASSERT_TRUE(ps.ok());
+  std::map<size_t, int> sum_lengths;  // digits of a in a + b and a - b
+  for (const Problem& p : *ps) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(p.prompt, m, re)) << p.prompt;
+    const int64_t a = std::stoll(m[1]), b = std::stoll(m[3]);
+    if (m[2].str()[0] == '*') {
+      EXPECT_TRUE(a >= 2 && a <= 999 && b >= 2 && b <= 99) << p.prompt;
+    } else {
+      EXPECT_TRUE(a >= 0 && a <= 9999 && b >= 0 && b <= 9999) << p.prompt;
+      ++sum_lengths[m[1].str().size()];
+    }
+    EXPECT_EQ(ProblemSplit(p), Split::kTrain);
+  }
+  // Uniform over 1..4 digits (the task's own distribution gives 4 digits 90% of the time). One-
+  // digit pairs run out (100 distinct sums), so 1 digit is a little rarer.
+  ASSERT_EQ(sum_lengths.size(), 4u);
+  for (size_t d = 2; d <= 4; ++d) EXPECT_GT(sum_lengths[d], 500) << d;
+  EXPECT_GT(sum_lengths[1], 150);
+  // The other tasks ignore the sampling.
+  EXPECT_EQ(Gen("linear", Split::kTrain, 50, 3)[7].prompt,
+            (*GenerateProblems("linear", Split::kTrain, 50, 3, Sampling::kShortOperands))[7].prompt);
+}
+
 TEST(Generate, LinearWordingAndRanges) {
   const std::regex re(R"(^Solve for x: (-?\d*)x ([-+]) (\d+) = (-?\d+)\.$)");
   bool saw_x = false, saw_minus_x = false, saw_zero_b = false, saw_negative_b = false;

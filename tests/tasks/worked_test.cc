@@ -100,8 +100,10 @@ std::vector<std::string> Lines(const std::string& text) {
 // Checks every "E1=E2(=E3...)" run of digits, operators and parentheses in the text; returns
 // how many were checked.
 int CheckEquations(const std::string& text) {
+  static const std::regex division_step(R"(^\d+ r\d+: \d+/\d+=\d r\d+ -> \d+$)");
   int checked = 0;
   for (const std::string& line : Lines(text)) {
+    if (std::regex_match(line, division_step)) continue;  // "10/4=2 r2": CheckDivisionBlocks
     const std::string eq_chars = "0123456789+-*/()=";
     size_t i = 0;
     while (i < line.size()) {
@@ -138,14 +140,16 @@ int DigitAt(int64_t x, size_t i) {
 }
 size_t NumDigits(int64_t x) { return std::to_string(x).size(); }
 
-// Checks the column blocks (column.h): each column line uses the right digits of the operands and
-// the carry / borrow of the line above, the written digits accumulate, the block ends with its
-// result, and the number of columns is right. Returns the number of blocks checked.
+// Checks the column blocks (column.h): each column line starts with the operand digits not yet
+// used, uses the right digits of the operands and the carry / borrow of the line above, the
+// written digits accumulate, the block ends with its result, and the number of columns is right.
+// Returns the number of blocks checked.
 int CheckColumnBlocks(const std::string& text) {
   static const std::regex add_head(R"(^Add (\d+)\+(\d+):$)"), sub_head(R"(^Subtract (\d+)-(\d+):$)"),
       mul_head(R"(^Multiply (\d+)\*(\d):$)");
-  static const std::regex add_col(R"(^(\d)\+(\d)\+(\d)=(\d+) -> (\d+)$)"), sub_col(R"(^(\d+)-(\d)-(\d)=(\d) -> (\d+)$)"),
-      mul_col(R"(^(\d)\*(\d)\+(\d)=(\d+) -> (\d+)$)");
+  static const std::regex add_col(R"(^(\d+)\+(\d+): (\d)\+(\d)\+(\d)=(\d+) -> (\d+)$)"),
+      sub_col(R"(^(\d+)-(\d+): (\d+)-(\d)-(\d)=(\d) -> (\d+)$)"),
+      mul_col(R"(^(\d+)\*(\d): (\d)\*(\d)\+(\d)=(\d+) -> (\d+)$)");
   const std::vector<std::string> lines = Lines(text);
   int blocks = 0;
   for (size_t k = 0; k < lines.size(); ++k) {
@@ -166,7 +170,11 @@ int CheckColumnBlocks(const std::string& text) {
     for (++k; k < lines.size(); ++k, ++i) {
       std::smatch m;
       if (!std::regex_match(lines[k], m, col)) break;
-      const int x = std::stoi(m[1]), y = std::stoi(m[2]), c = std::stoi(m[3]), s = std::stoi(m[4]);
+      int64_t rest_a = a, rest_b = b;
+      for (size_t j = 0; j < i; ++j) rest_a /= 10, rest_b /= 10;
+      EXPECT_EQ(m[1].str(), std::to_string(rest_a)) << "operand digits left: " << lines[k];
+      EXPECT_EQ(m[2].str(), std::to_string(kind == '*' ? b : rest_b)) << "operand digits left: " << lines[k];
+      const int x = std::stoi(m[3]), y = std::stoi(m[4]), c = std::stoi(m[5]), s = std::stoi(m[6]);
       const int want_x = i < NumDigits(a) ? DigitAt(a, i) : 0;
       EXPECT_EQ(c, carry) << "carry/borrow in: " << lines[k] << "\n" << text;
       if (kind == '+') {
@@ -188,7 +196,7 @@ int CheckColumnBlocks(const std::string& text) {
         carry = s / 10;
       }
       so_far.insert(so_far.begin(), static_cast<char>('0' + s % 10));
-      EXPECT_EQ(m[5].str(), so_far) << lines[k];
+      EXPECT_EQ(m[7].str(), so_far) << lines[k];
     }
     // Columns: every digit of the (longer) operand, plus one per remaining carry.
     const size_t digits = kind == '+' ? std::max(NumDigits(a), NumDigits(b)) : NumDigits(a);
@@ -198,6 +206,47 @@ int CheckColumnBlocks(const std::string& text) {
     EXPECT_EQ(std::stoll(so_far), result) << text;
     const std::string end = std::to_string(a) + kind + std::to_string(b) + "=" + std::to_string(result);
     EXPECT_TRUE(k < lines.size() && lines[k].rfind(end, 0) == 0) << "block should end with " << end << "\n" << text;
+    ++blocks;
+  }
+  return blocks;
+}
+
+// Checks the short-division blocks (column.h): each line starts with the digits not yet brought
+// down and the remainder of the line above, divides that remainder followed by the next digit,
+// and appends the quotient digit; the block ends with the quotient. Returns the blocks checked.
+int CheckDivisionBlocks(const std::string& text) {
+  static const std::regex head(R"(^Divide (\d+)/(\d+):$)");
+  static const std::regex step(R"(^(\d+) r(\d+): (\d+)/(\d+)=(\d) r(\d+) -> (\d+)$)");
+  const std::vector<std::string> lines = Lines(text);
+  int blocks = 0;
+  for (size_t k = 0; k < lines.size(); ++k) {
+    std::smatch h;
+    if (!std::regex_match(lines[k], h, head)) continue;
+    const std::string a = h[1];
+    const int64_t d = std::stoll(h[2]);
+    int64_t r = 0;
+    std::string so_far;
+    size_t i = 0;
+    for (++k; k < lines.size(); ++k, ++i) {
+      std::smatch m;
+      if (!std::regex_match(lines[k], m, step)) break;
+      EXPECT_LT(i, a.size()) << text;
+      if (i >= a.size()) break;
+      EXPECT_EQ(m[1].str(), a.substr(i)) << "digits left: " << lines[k];
+      EXPECT_EQ(std::stoll(m[2]), r) << "remainder in: " << lines[k];
+      const int64_t n = r * 10 + (a[i] - '0');
+      EXPECT_EQ(m[3].str(), std::to_string(n)) << lines[k];
+      EXPECT_EQ(std::stoll(m[4]), d) << lines[k];
+      EXPECT_EQ(std::stoll(m[5]), n / d) << lines[k];
+      EXPECT_EQ(std::stoll(m[6]), n % d) << lines[k];
+      so_far += static_cast<char>('0' + n / d);
+      EXPECT_EQ(m[7].str(), so_far) << lines[k];
+      r = n % d;
+    }
+    EXPECT_EQ(i, a.size()) << text;
+    EXPECT_EQ(r, 0) << "the linear tasks divide exactly\n" << text;
+    const std::string end = a + "/" + std::to_string(d) + "=" + std::to_string(std::stoll(a) / d);
+    EXPECT_TRUE(k < lines.size() && lines[k] == end) << "block should end with " << end << "\n" << text;
     ++blocks;
   }
   return blocks;
@@ -264,6 +313,7 @@ void CheckTrace(const Problem& p, int min_equations = 1) {
   for (char c : w) ASSERT_TRUE(c > 0 && static_cast<unsigned char>(c) < 128) << "non-ASCII in\n" << w;
   EXPECT_GE(CheckEquations(w), min_equations) << w;
   CheckColumnBlocks(w);
+  CheckDivisionBlocks(w);
   if (p.task == "countdown") CheckCountdownStates(p, w);
   const std::string r = R1Response(p);
   EXPECT_EQ(r, "<think>\n" + w + "\n</think>\n\n<answer>" + AnswerText(p) + "</answer>");
@@ -302,7 +352,7 @@ TEST(WorkedSolution, GeneratedProblemsAreCorrect) {
                     max_chars, max_tokens, total_tokens / ps->size());
         // Bounds on the longest trace (999*99-like products; |a| >= 10 with |x| near 50), so that
         // prompt + trace fit the tiny model's context.
-        const int bound = task == "arithmetic" ? 280 : task == "linear" ? 310 : 200;
+        const int bound = task == "arithmetic" ? 380 : task == "linear" ? 310 : 200;
         EXPECT_LE(max_tokens, bound) << task;
       }
     }
@@ -313,7 +363,9 @@ TEST(WorkedSolution, ColumnBlocksAreChecked) {
   // The checker must see the blocks (a regex drifting from the format would pass vacuously).
   EXPECT_EQ(CheckColumnBlocks(WorkedSolution(Make("arithmetic", "What is 999 * 99?", "98901"))), 3);
   EXPECT_EQ(CheckColumnBlocks(WorkedSolution(Make("arithmetic", "What is 4 - 962?", "-958"))), 1);
-  EXPECT_EQ(CheckColumnBlocks(WorkedSolution(Make("linear", "Solve for x: -4x - 84 = 16.", "-25"))), 2);
+  EXPECT_EQ(CheckColumnBlocks(WorkedSolution(Make("linear", "Solve for x: -4x - 84 = 16.", "-25"))), 1);
+  EXPECT_EQ(CheckDivisionBlocks(WorkedSolution(Make("linear", "Solve for x: -4x - 84 = 16.", "-25"))), 1);
+  EXPECT_EQ(CheckDivisionBlocks(WorkedSolution(Make("linear", "Solve for x: 11x - 18 = 169.", "17"))), 1);
 }
 
 TEST(WorkedSolution, EdgeCases) {
@@ -364,20 +416,23 @@ TEST(WorkedSolution, CountdownFromFiles) {
 TEST(WorkedSolution, ExactFormat) {
   // The format is a contract with the SFT data and the pretraining corpus: pin one of each.
   EXPECT_EQ(WorkedSolution(Make("arithmetic", "What is 4738 + 962?", "5700")),
-            "Add 4738+962:\n8+2+0=10 -> 0\n3+6+1=10 -> 00\n7+9+1=17 -> 700\n4+0+1=5 -> 5700\n4738+962=5700");
+            "Add 4738+962:\n4738+962: 8+2+0=10 -> 0\n473+96: 3+6+1=10 -> 00\n47+9: 7+9+1=17 -> 700\n"
+            "4+0: 4+0+1=5 -> 5700\n4738+962=5700");
   EXPECT_EQ(WorkedSolution(Make("arithmetic", "What is 4 - 962?", "-958")),
-            "962 is more than 4, so 4-962=-(962-4).\nSubtract 962-4:\n12-4-0=8 -> 8\n6-0-1=5 -> 58\n"
-            "9-0-0=9 -> 958\n962-4=958\n4-962=-958");
+            "962 is more than 4, so 4-962=-(962-4).\nSubtract 962-4:\n962-4: 12-4-0=8 -> 8\n96-0: 6-0-1=5 -> 58\n"
+            "9-0: 9-0-0=9 -> 958\n962-4=958\n4-962=-958");
   EXPECT_EQ(WorkedSolution(Make("arithmetic", "What is 738 * 96?", "70848")),
-            "Multiply 738*6:\n8*6+0=48 -> 8\n3*6+4=22 -> 28\n7*6+2=44 -> 428\n0*6+4=4 -> 4428\n738*6=4428\n"
-            "Multiply 738*9:\n8*9+0=72 -> 2\n3*9+7=34 -> 42\n7*9+3=66 -> 642\n0*9+6=6 -> 6642\n"
-            "738*9=6642, so 738*90=66420\nAdd 4428+66420:\n8+0+0=8 -> 8\n2+2+0=4 -> 48\n4+4+0=8 -> 848\n"
-            "4+6+0=10 -> 0848\n0+6+1=7 -> 70848\n4428+66420=70848\n738*96=70848");
+            "Multiply 738*6:\n738*6: 8*6+0=48 -> 8\n73*6: 3*6+4=22 -> 28\n7*6: 7*6+2=44 -> 428\n"
+            "0*6: 0*6+4=4 -> 4428\n738*6=4428\n"
+            "Multiply 738*9:\n738*9: 8*9+0=72 -> 2\n73*9: 3*9+7=34 -> 42\n7*9: 7*9+3=66 -> 642\n"
+            "0*9: 0*9+6=6 -> 6642\n738*9=6642, so 738*90=66420\n"
+            "Add 4428+66420:\n4428+66420: 8+0+0=8 -> 8\n442+6642: 2+2+0=4 -> 48\n44+664: 4+4+0=8 -> 848\n"
+            "4+66: 4+6+0=10 -> 0848\n0+6: 0+6+1=7 -> 70848\n4428+66420=70848\n738*96=70848");
   EXPECT_EQ(WorkedSolution(Make("linear", "Solve for x: -4x - 84 = 16.", "-25")),
-            "Add 84 to both sides: -4x=16+84.\nAdd 16+84:\n6+4+0=10 -> 0\n1+8+1=10 -> 00\n0+0+1=1 -> 100\n"
-            "16+84=100\n-4x=100\nDivide both sides by -4: x=100/(-4).\nSigns differ, so x is negative.\n"
-            "Try 100/4=25. Check:\nMultiply 25*4:\n5*4+0=20 -> 0\n2*4+2=10 -> 00\n0*4+1=1 -> 100\n25*4=100\n"
-            "So x=-25.");
+            "Add 84 to both sides: -4x=16+84.\nAdd 16+84:\n16+84: 6+4+0=10 -> 0\n1+8: 1+8+1=10 -> 00\n"
+            "0+0: 0+0+1=1 -> 100\n16+84=100\n-4x=100\nDivide both sides by -4: x=100/(-4).\n"
+            "Signs differ, so x is negative.\nDivide 100/4:\n100 r0: 1/4=0 r1 -> 0\n00 r1: 10/4=2 r2 -> 02\n"
+            "0 r2: 20/4=5 r0 -> 025\n100/4=25\nSo x=-25.");
   Problem c = Make("countdown", "p", "(75*4-8)/2");
   c.numbers = {2, 4, 8, 75};
   c.target = 146;
