@@ -254,6 +254,29 @@ TEST(Activation, QuantizationWithinHalfStep) {
 
 // ---- dot kernels ----
 
+// Random bytes for `blocks` blocks of t with sane fp16 scales where each format keeps them
+// (random bits could be inf/NaN); every other field is any bit pattern.
+std::vector<uint8_t> RandomBlocks(GgmlType t, int64_t blocks, std::mt19937& rng) {
+  const GgmlTypeInfo info = GetGgmlTypeInfo(t);
+  std::vector<uint8_t> w(static_cast<size_t>(blocks) * info.block_bytes);
+  for (auto& byte : w) byte = static_cast<uint8_t>(rng());
+  for (int64_t k = 0; k < blocks; ++k) {
+    uint8_t* blk = w.data() + k * info.block_bytes;
+    const uint16_t d = F32ToF16(0.01f * (k % 7 + 1)), m = F32ToF16(-0.003f * (k % 5 + 2));
+    if (t == GgmlType::kQ6_K) {
+      std::memcpy(blk + 208, &d, 2);
+    } else {
+      std::memcpy(blk, &d, 2);
+      if (t == GgmlType::kQ4_1 || t == GgmlType::kQ5_1 || t == GgmlType::kQ4_K || t == GgmlType::kQ5_K) {
+        const uint16_t dm = t == GgmlType::kQ4_K || t == GgmlType::kQ5_K ? F32ToF16(0.004f) : m;
+        std::memcpy(blk + 2, &dm, 2);
+      }
+    }
+  }
+  return w;
+}
+
+
 // float64 dot of the dequantized weight with the activation as the kernels see it.
 double ReferenceDot(GgmlType t, const std::vector<uint8_t>& w, const QuantActivation& act, int64_t n) {
   std::vector<float> wd(n);
@@ -309,22 +332,7 @@ TEST(Dot, EveryLevelEqualsReferenceOnRandomBytes) {
     if (t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16 || t == GgmlType::kQ8_K) continue;
     const GgmlTypeInfo info = GetGgmlTypeInfo(t);
     const int64_t n = info.block_elems * 5;
-    std::vector<uint8_t> w(GgmlRowBytes(t, n));
-    for (auto& byte : w) byte = static_cast<uint8_t>(rng());
-    // Put sane fp16 scales where each format keeps them (random bits could be inf/NaN).
-    for (int64_t k = 0; k < 5; ++k) {
-      uint8_t* blk = w.data() + k * info.block_bytes;
-      const uint16_t d = F32ToF16(0.01f * (k + 1)), m = F32ToF16(-0.003f * (k + 2));
-      if (t == GgmlType::kQ6_K) {
-        std::memcpy(blk + 208, &d, 2);
-      } else {
-        std::memcpy(blk, &d, 2);
-        if (t == GgmlType::kQ4_1 || t == GgmlType::kQ5_1 || t == GgmlType::kQ4_K || t == GgmlType::kQ5_K) {
-          const uint16_t dm = t == GgmlType::kQ4_K || t == GgmlType::kQ5_K ? F32ToF16(0.004f) : m;
-          std::memcpy(blk + 2, &dm, 2);
-        }
-      }
-    }
+    const std::vector<uint8_t> w = RandomBlocks(t, 5, rng);
     const std::vector<float> x = RandomRow(n, 9);
     QuantActivation act;
     act.Quantize(t, x.data(), n);
@@ -359,31 +367,87 @@ TEST(Dot, CloseToExactFloatDot) {
   }
 }
 
-TEST(QuantLinear, MatchesPerRowDotsForSeveralInputs) {
-  SimdGuard guard;
-  const int64_t rows = 37, cols = 512;
-  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kBF16}) {
-    const std::vector<float> wf = RandomRow(rows * cols, 11);
-    const std::vector<uint8_t> wq = QuantizeMatrix(t, wf.data(), rows, cols);
-    const QuantMatrix m{t, rows, cols, wq.data()};
-    for (int64_t T : {1, 3}) {
-      const std::vector<float> in = RandomRow(T * cols, 12);
-      std::vector<float> out(T * rows, -1.0f);
-      for (QuantSimd s : AvailableLevels()) {
-        ASSERT_TRUE(SetQuantSimd(s).ok());
-        QuantLinear(out.data(), in.data(), T, m);
-        for (int64_t ti = 0; ti < T; ++ti) {
-          QuantActivation act;
-          act.Quantize(t, in.data() + ti * cols, cols);
-          for (int64_t r = 0; r < rows; ++r) {
-            // Same kernel, same inputs: bit-identical.
-            ASSERT_EQ(out[ti * rows + r], QuantDot(t, m.row(r), act, cols)) << GgmlTypeName(t);
-            std::vector<uint8_t> row(m.row(r), m.row(r) + m.row_bytes());
-            const double ref = ReferenceDot(t, row, act, cols);
-            ASSERT_NEAR(out[ti * rows + r], ref, 1e-5 * AbsDot(t, row, act, cols) + 1e-6);
-          }
-        }
+// QuantLinear at every level against the float64 reference of each (row, input) pair. T = 1 is
+// the row kernel (bit-identical to QuantDot); T > 1 goes through the tiled kernels (8 inputs per
+// tile), so T covers one partial tile, exact tiles, and full tiles plus each kind of remainder.
+void CheckQuantLinear(const QuantMatrix& m, const std::vector<float>& in, int64_t T, const char* what) {
+  const GgmlType t = m.type;
+  const int64_t rows = m.rows, cols = m.cols;
+  std::vector<QuantActivation> acts(static_cast<size_t>(T));
+  for (int64_t ti = 0; ti < T; ++ti) acts[ti].Quantize(t, in.data() + ti * cols, cols);
+  std::vector<double> ref(static_cast<size_t>(T * rows)), tol(static_cast<size_t>(T * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<uint8_t> row(m.row(r), m.row(r) + m.row_bytes());
+    for (int64_t ti = 0; ti < T; ++ti) {
+      ref[ti * rows + r] = ReferenceDot(t, row, acts[ti], cols);
+      tol[ti * rows + r] = 1e-5 * AbsDot(t, row, acts[ti], cols) + 1e-6;
+    }
+  }
+  for (QuantSimd s : AvailableLevels()) {
+    ASSERT_TRUE(SetQuantSimd(s).ok());
+    std::vector<float> out(static_cast<size_t>(T * rows), -1.0f);
+    QuantLinear(out.data(), in.data(), T, m);
+    for (int64_t ti = 0; ti < T; ++ti) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float got = out[ti * rows + r];
+        if (T == 1) ASSERT_EQ(got, QuantDot(t, m.row(r), acts[ti], cols)) << GgmlTypeName(t);
+        ASSERT_NEAR(got, ref[ti * rows + r], tol[ti * rows + r])
+            << what << " " << GgmlTypeName(t) << " level " << QuantSimdName(s) << " T=" << T << " t=" << ti
+            << " r=" << r;
       }
+    }
+  }
+}
+
+const int64_t kTokenCounts[] = {1, 2, 3, 7, 8, 9, 16, 21};
+
+TEST(QuantLinear, EveryLevelEqualsReferenceForManyInputs) {
+  SimdGuard guard;
+  const int64_t rows = 37;
+  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ4_1, GgmlType::kQ4_K,
+                     GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kBF16}) {
+    // One super-block and three (odd counts of blocks for the 32-block types too).
+    for (int64_t cols : {int64_t{256}, int64_t{768}}) {
+      const std::vector<float> wf = RandomRow(rows * cols, 11, 0.1f);
+      const std::vector<uint8_t> wq = QuantizeMatrix(t, wf.data(), rows, cols);
+      const QuantMatrix m{t, rows, cols, wq.data()};
+      for (int64_t T : kTokenCounts) CheckQuantLinear(m, RandomRow(T * cols, 12 + T), T, "quantized");
+    }
+  }
+}
+
+TEST(QuantLinear, EveryLevelEqualsReferenceOnRandomBytes) {
+  SimdGuard guard;
+  std::mt19937 rng(7);
+  const int64_t rows = 13;
+  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                     GgmlType::kQ6_K}) {
+    const int64_t cols = 3 * 256;
+    const int64_t blocks = rows * cols / GetGgmlTypeInfo(t).block_elems;
+    const std::vector<uint8_t> wq = RandomBlocks(t, blocks, rng);
+    const QuantMatrix m{t, rows, cols, wq.data()};
+    for (int64_t T : kTokenCounts) CheckQuantLinear(m, RandomRow(T * cols, 30 + T), T, "random bytes");
+  }
+}
+
+// Rows beyond one slice (QuantLinear splits rows into slices that threads take): a wide product
+// whose row count is not a multiple of anything, checked at the best level only.
+TEST(QuantLinear, ManySlicesOfRows) {
+  const int64_t rows = 1031, cols = 512, T = 11;
+  const std::vector<float> wf = RandomRow(rows * cols, 3);
+  const std::vector<uint8_t> wq = QuantizeMatrix(GgmlType::kQ4_K, wf.data(), rows, cols);
+  const QuantMatrix m{GgmlType::kQ4_K, rows, cols, wq.data()};
+  const std::vector<float> in = RandomRow(T * cols, 4);
+  std::vector<float> out(static_cast<size_t>(T * rows));
+  QuantLinear(out.data(), in.data(), T, m);
+  for (int64_t ti = 0; ti < T; ++ti) {
+    QuantActivation act;
+    act.Quantize(GgmlType::kQ4_K, in.data() + ti * cols, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<uint8_t> row(m.row(r), m.row(r) + m.row_bytes());
+      ASSERT_NEAR(out[ti * rows + r], ReferenceDot(GgmlType::kQ4_K, row, act, cols),
+                  1e-5 * AbsDot(GgmlType::kQ4_K, row, act, cols) + 1e-6)
+          << "t=" << ti << " r=" << r;
     }
   }
 }

@@ -2,11 +2,14 @@
 // QuantLinear at each SIMD level this CPU has, and the fp32 baseline through OpenBLAS sgemv.
 // Counters: weight bytes read per second (the quantity decode speed is bound by) and weights per
 // second. Threads: OpenMP's default (all cores) unless OMP_NUM_THREADS says otherwise.
+// With --tokens T > 1, prefill-shaped products: out (T, rows) = in (T, cols) @ W^T, the baseline
+// OpenBLAS sgemm, and GMAC/s (multiply-adds per second) as the counter that compares.
 //
-//   quant_bench [--rows R] [--cols C] [google benchmark flags]
+//   quant_bench [--rows R] [--cols C] [--tokens T] [google benchmark flags]
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -19,7 +22,7 @@
 namespace gorae {
 namespace {
 
-int64_t g_rows = 4096, g_cols = 4096;
+int64_t g_rows = 4096, g_cols = 4096, g_tokens = 1;
 
 const std::vector<float>& Weights() {
   static const std::vector<float> w = [] {
@@ -33,7 +36,7 @@ const std::vector<float>& Weights() {
 }
 const std::vector<float>& Input() {
   static const std::vector<float> x = [] {
-    std::vector<float> v(static_cast<size_t>(g_cols));
+    std::vector<float> v(static_cast<size_t>(g_cols * g_tokens));
     std::mt19937 rng(2);
     std::normal_distribution<float> normal;
     for (float& e : v) e = normal(rng);
@@ -47,6 +50,10 @@ void SetCounters(benchmark::State& state, double bytes) {
   state.counters["Gweights/s"] =
       benchmark::Counter(static_cast<double>(g_rows * g_cols) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
   state.counters["MB"] = bytes / 1e6;
+  if (g_tokens > 1) {
+    state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(g_rows * g_cols * g_tokens) * state.iterations() / 1e9,
+                                                  benchmark::Counter::kIsRate);
+  }
 }
 
 void BM_QuantLinear(benchmark::State& state, GgmlType type, QuantSimd level) {
@@ -56,17 +63,24 @@ void BM_QuantLinear(benchmark::State& state, GgmlType type, QuantSimd level) {
   }
   const std::vector<uint8_t> w = QuantizeMatrix(type, Weights().data(), g_rows, g_cols);
   const QuantMatrix m{type, g_rows, g_cols, w.data()};
-  std::vector<float> out(static_cast<size_t>(g_rows));
+  std::vector<float> out(static_cast<size_t>(g_rows * g_tokens));
   for (auto _ : state) {
-    QuantLinear(out.data(), Input().data(), 1, m);
+    QuantLinear(out.data(), Input().data(), g_tokens, m);
     benchmark::DoNotOptimize(out.data());
   }
   SetCounters(state, static_cast<double>(w.size()));
 }
 
 void BM_Sgemv(benchmark::State& state) {
-  std::vector<float> out(static_cast<size_t>(g_rows));
+  std::vector<float> out(static_cast<size_t>(g_rows * g_tokens));
   for (auto _ : state) {
+    if (g_tokens > 1) {  // out (T, rows) = in (T, cols) @ W^T
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(g_tokens), static_cast<int>(g_rows),
+                  static_cast<int>(g_cols), 1.0f, Input().data(), static_cast<int>(g_cols), Weights().data(),
+                  static_cast<int>(g_cols), 0.0f, out.data(), static_cast<int>(g_rows));
+      benchmark::DoNotOptimize(out.data());
+      continue;
+    }
     cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(g_rows), static_cast<int>(g_cols), 1.0f,
                 Weights().data(), static_cast<int>(g_cols), Input().data(), 1, 0.0f, out.data(), 1);
     benchmark::DoNotOptimize(out.data());
@@ -84,13 +98,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--rows") == 0 && i + 1 < argc) g_rows = std::atoll(argv[++i]);
     else if (std::strcmp(argv[i], "--cols") == 0 && i + 1 < argc) g_cols = std::atoll(argv[++i]);
+    else if (std::strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) g_tokens = std::max<int64_t>(1, std::atoll(argv[++i]));
     else rest.push_back(argv[i]);
   }
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
   Weights();  // generate the data before any timing
   Input();
-  benchmark::RegisterBenchmark("sgemv_openblas/F32", BM_Sgemv)->Unit(benchmark::kMicrosecond)->UseRealTime();
+  benchmark::RegisterBenchmark(g_tokens > 1 ? "sgemm_openblas/F32" : "sgemv_openblas/F32", BM_Sgemv)->Unit(benchmark::kMicrosecond)->UseRealTime();
   const GgmlType types[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
                             GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
                             GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kQ8_K};

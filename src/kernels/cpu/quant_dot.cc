@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include <omp.h>
+
 #include "core/check.h"
 #include "kernels/cpu/quant_dot_kernels.h"
 
@@ -51,6 +53,21 @@ quant_internal::DotFn Kernel(GgmlType t) {
   return f;
 }
 
+// The tiled kernel for t at the current level, or nullptr (then QuantLinear loops over Kernel(t)).
+quant_internal::GemmFn GemmKernel(GgmlType t) {
+  switch (GetQuantSimd()) {
+    case QuantSimd::kAvx512: return quant_internal::Avx512GemmKernel(t);
+    case QuantSimd::kAvx2: return quant_internal::Avx2GemmKernel(t);
+    case QuantSimd::kScalar: return nullptr;
+  }
+  return nullptr;
+}
+
+// Weight bytes per slice of rows that one thread takes at a time in a prefill product: the slice
+// stays in L2 (1 MiB per core here, shared with the activation tile) while every tile of input
+// rows passes over it, so the weights stream from memory once per product.
+constexpr size_t kSliceBytes = 128 * 1024;
+
 }  // namespace
 
 const char* QuantSimdName(QuantSimd s) {
@@ -97,16 +114,50 @@ void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w) {
   GORAE_CHECK(info.computable && w.cols % info.block_elems == 0, "QuantLinear on {} with {} columns",
               GgmlTypeName(w.type), w.cols);
   const quant_internal::DotFn dot = Kernel(w.type);
-  std::vector<QuantActivation> acts(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) acts[t].Quantize(w.type, in + t * w.cols, w.cols);
-  std::vector<const void*> act_data(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) act_data[t] = acts[t].data();
-  // Rows in chunks so each thread streams a contiguous slice of the weights; for T > 1 every
-  // input row is dotted with a weight row while it is still in cache.
+  if (T == 1) {  // decode: one activation, the row kernel streams the weights
+    QuantActivation act;
+    act.Quantize(w.type, in, w.cols);
+    const void* a = act.data();
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < w.rows; ++r) {
-    const uint8_t* row = w.row(r);
-    for (int64_t t = 0; t < T; ++t) out[t * w.rows + r] = dot(row, act_data[t], w.cols);
+    for (int64_t r = 0; r < w.rows; ++r) out[r] = dot(w.row(r), a, w.cols);
+    return;
+  }
+  const quant_internal::GemmFn gemm = GemmKernel(w.type);
+  const bool f32_act = ActFormatFor(w.type) == ActFormat::kF32;
+  const size_t act_bytes = f32_act ? static_cast<size_t>(w.cols) * sizeof(float) : ActivationRowBytes(w.type, w.cols);
+  // One buffer per calling thread, kept between calls: a prefill calls this 7 times per layer
+  // with up to a few MB of activations, and fresh allocations would fault their pages in each time.
+  thread_local std::vector<uint8_t> act_buf;
+  if (!f32_act && act_buf.size() < act_bytes * static_cast<size_t>(T)) act_buf.resize(act_bytes * static_cast<size_t>(T));
+  const uint8_t* act = f32_act ? reinterpret_cast<const uint8_t*>(in) : act_buf.data();
+  uint8_t* act_out = act_buf.data();
+  const size_t row_bytes = w.row_bytes();
+  // Slices: at most kSliceBytes of weights, and at least 4 per thread so a thread slowed by other
+  // work on the machine does not hold up the others (dynamic schedule).
+  const int64_t threads = omp_get_max_threads();
+  int64_t slice_rows = std::max<int64_t>(1, static_cast<int64_t>(kSliceBytes / row_bytes));
+  slice_rows = std::min(slice_rows, std::max<int64_t>(1, (w.rows + 4 * threads - 1) / (4 * threads)));
+  const int64_t slices = (w.rows + slice_rows - 1) / slice_rows;
+  // One parallel region: the input rows are quantized by all threads, then the slices.
+#pragma omp parallel
+  {
+    if (!f32_act) {
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < T; ++t) QuantizeActivationRow(w.type, in + t * w.cols, w.cols, act_out + t * act_bytes);
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < slices; ++s) {
+      const int64_t r0 = s * slice_rows;
+      const int64_t nr = std::min(slice_rows, w.rows - r0);
+      if (gemm != nullptr) {
+        gemm(w.row(r0), row_bytes, nr, act, act_bytes, T, w.cols, out + r0, w.rows);
+      } else {
+        for (int64_t r = r0; r < r0 + nr; ++r) {
+          const uint8_t* row = w.row(r);
+          for (int64_t t = 0; t < T; ++t) out[t * w.rows + r] = dot(row, act + t * act_bytes, w.cols);
+        }
+      }
+    }
   }
 }
 

@@ -36,6 +36,12 @@ enum class ActFormat {
 };
 ActFormat ActFormatFor(GgmlType t);
 
+// Bytes of one activation row of n values in the format weight type t needs; 0 for kF32 (the
+// kernels read the caller's fp32 row itself).
+size_t ActivationRowBytes(GgmlType t, int64_t n);
+// Writes that row (ActivationRowBytes(t, n) bytes) to dst; t's format must not be kF32.
+void QuantizeActivationRow(GgmlType t, const float* x, int64_t n, void* dst);
+
 // The 32-block activation: fp32 scale and the sum of the ints (for the offset terms of Q4_1/Q5_1).
 struct BlockQ8Act {
   float d;
@@ -75,7 +81,9 @@ bool HasSimdKernel(QuantSimd s, GgmlType t);
 float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_t n);
 
 // out (T, w.rows) = in (T, w.cols) @ w^T. Each input row is quantized once; OpenMP threads over
-// weight rows, and each weight row is read once for all T input rows.
+// slices of weight rows, and each weight row is read once for all T input rows. For T > 1 the
+// level's tiled kernel (where it has one for w.type) unpacks each weight block once per tile of
+// input rows instead of once per (row, input) pair.
 void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w);
 
 }  // namespace gorae

@@ -30,6 +30,12 @@ inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
 }
 
+// acc + the ScaledDotU8S8 sums with the scales given as 16 int16 lanes (lane i scales the byte pair
+// 2i, 2i+1).
+inline __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales16));
+}
+
 }  // namespace
 }  // namespace gorae::quant_internal
 
@@ -37,6 +43,7 @@ inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
 
 namespace gorae::quant_internal {
 DotFn Avx2DotKernel(GgmlType t) { return SimdDotKernel(t); }
+GemmFn Avx2GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 }  // namespace gorae::quant_internal
 
 #pragma GCC pop_options
@@ -45,6 +52,7 @@ DotFn Avx2DotKernel(GgmlType t) { return SimdDotKernel(t); }
 
 namespace gorae::quant_internal {
 DotFn Avx2DotKernel(GgmlType) { return nullptr; }
+GemmFn Avx2GemmKernel(GgmlType) { return nullptr; }
 }  // namespace gorae::quant_internal
 
 #endif

@@ -34,6 +34,12 @@ inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
 }
 
+// acc + the ScaledDotU8S8 sums with the scales given as 16 int16 lanes: vpdpwssd does the scale
+// multiply and the accumulation in one instruction.
+inline __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16) {
+  return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), scales16);
+}
+
 }  // namespace
 }  // namespace gorae::quant_internal
 
@@ -41,6 +47,7 @@ inline __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb) {
 
 namespace gorae::quant_internal {
 DotFn Avx512DotKernel(GgmlType t) { return SimdDotKernel(t); }
+GemmFn Avx512GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 }  // namespace gorae::quant_internal
 
 #pragma GCC pop_options
@@ -49,6 +56,7 @@ DotFn Avx512DotKernel(GgmlType t) { return SimdDotKernel(t); }
 
 namespace gorae::quant_internal {
 DotFn Avx512DotKernel(GgmlType) { return nullptr; }
+GemmFn Avx512GemmKernel(GgmlType) { return nullptr; }
 }  // namespace gorae::quant_internal
 
 #endif

@@ -15,4 +15,15 @@ DotFn ScalarDotKernel(GgmlType t);
 DotFn Avx2DotKernel(GgmlType t);
 DotFn Avx512DotKernel(GgmlType t);
 
+// Many rows times many activations (prefill): out[t * ldo + r] = dot(row r, activation t) for
+// r < rows, t < tokens, where row r starts at w + r * w_stride and activation t (the format
+// ActFormatFor gives, n values) at act + t * act_stride. The kernel unpacks each weight block once
+// for a tile of activations instead of once per (row, activation) pair as DotFn callers do.
+using GemmFn = void (*)(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* act,
+                        size_t act_stride, int64_t tokens, int64_t n, float* out, int64_t ldo);
+
+// nullptr where the level has no tiled kernel for t (QuantLinear then loops over the DotFn).
+GemmFn Avx2GemmKernel(GgmlType t);
+GemmFn Avx512GemmKernel(GgmlType t);
+
 }  // namespace gorae::quant_internal

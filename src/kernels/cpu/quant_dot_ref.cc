@@ -298,20 +298,34 @@ ActFormat ActFormatFor(GgmlType t) {
   }
 }
 
+size_t ActivationRowBytes(GgmlType t, int64_t n) {
+  switch (ActFormatFor(t)) {
+    case ActFormat::kQ8: return static_cast<size_t>(n / kQK) * sizeof(BlockQ8Act);
+    case ActFormat::kQ8K: return static_cast<size_t>(n / kQKK) * sizeof(BlockQ8_K);
+    case ActFormat::kF32: return 0;
+  }
+  return 0;
+}
+
+void QuantizeActivationRow(GgmlType t, const float* x, int64_t n, void* dst) {
+  const ActFormat fmt = ActFormatFor(t);
+  if (fmt == ActFormat::kQ8) {
+    GORAE_CHECK(n % kQK == 0, "activation of {} for {}", n, GgmlTypeName(t));
+    auto* b = static_cast<BlockQ8Act*>(dst);
+    for (int64_t k = 0; k < n / kQK; ++k) QuantizeQ8Act(x + k * kQK, &b[k]);
+  } else {
+    GORAE_CHECK(fmt == ActFormat::kQ8K && n % kQKK == 0, "activation of {} for {}", n, GgmlTypeName(t));
+    QuantizeRow(GgmlType::kQ8_K, x, dst, n);
+  }
+}
+
 void QuantActivation::Quantize(GgmlType t, const float* x, int64_t n) {
   fmt_ = ActFormatFor(t);
   n_ = n;
   f32_ = x;
-  if (fmt_ == ActFormat::kQ8) {
-    GORAE_CHECK(n % kQK == 0, "activation of {} for {}", n, GgmlTypeName(t));
-    buf_.resize(static_cast<size_t>(n / kQK) * sizeof(BlockQ8Act));
-    auto* b = reinterpret_cast<BlockQ8Act*>(buf_.data());
-    for (int64_t k = 0; k < n / kQK; ++k) QuantizeQ8Act(x + k * kQK, &b[k]);
-  } else if (fmt_ == ActFormat::kQ8K) {
-    GORAE_CHECK(n % kQKK == 0, "activation of {} for {}", n, GgmlTypeName(t));
-    buf_.resize(static_cast<size_t>(n / kQKK) * sizeof(BlockQ8_K));
-    QuantizeRow(GgmlType::kQ8_K, x, buf_.data(), n);
-  }
+  if (fmt_ == ActFormat::kF32) return;
+  buf_.resize(ActivationRowBytes(t, n));
+  QuantizeActivationRow(t, x, n, buf_.data());
 }
 
 std::vector<float> QuantActivation::Dequantized() const {

@@ -9,6 +9,8 @@
 //       8 int32 lanes, lane i = sum of u*s over bytes 4i..4i+3
 //   __m256i ScaledDotU8S8(__m256i u, __m256i s, int sa, int sb)
 //       8 int32 lanes holding the same sums times sa (bytes 0-15) or sb (bytes 16-31)
+//   __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16)
+//       acc + the pair sums of u*s times int16 lane i of scales16 (bytes 2i, 2i+1), summed in pairs
 // u * s must stay below 2^15 per byte pair (AVX2's maddubs saturates at int16): weights are at most
 // 6 bits unsigned, or 7 bits in absolute value with the sign moved onto the activation.
 //
@@ -23,6 +25,10 @@
 
 #include "kernels/cpu/quant_dot.h"
 #include "tensor/quant.h"
+
+#ifndef GORAE_QUANT_TILE_TOKENS
+#define GORAE_QUANT_TILE_TOKENS 8
+#endif
 
 namespace gorae::quant_internal {
 namespace {
@@ -149,6 +155,45 @@ float SimdDotQ4_0(const void* w, const void* a, int64_t n) {
   return HorizontalSum(_mm256_add_ps(acc0, acc1));
 }
 
+// 32 bits -> 32 bytes, byte i = 0xFF where bit i is set.
+inline __m256i ExpandBits32(const uint8_t* p) {
+  uint32_t bits;
+  std::memcpy(&bits, p, 4);
+  // Byte i takes byte i/8 of the word (shuffle works per 128-bit half; the word is in both), then
+  // tests its bit i%8.
+  const __m256i pick = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), pick);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+}
+
+// The 32 signed values of each 32-block type, in value order.
+inline __m256i BlockValues(const BlockQ8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
+inline __m256i BlockValues(const BlockQ4_0& b) { return _mm256_sub_epi8(UnpackNibbles16(b.qs), _mm256_set1_epi8(8)); }
+inline __m256i BlockValues(const BlockQ5_0& b) {  // (nibble | high bit << 4) - 16, in -16..15
+  const __m256i high = _mm256_and_si256(ExpandBits32(b.qh), _mm256_set1_epi8(0x10));
+  return _mm256_sub_epi8(_mm256_or_si256(UnpackNibbles16(b.qs), high), _mm256_set1_epi8(16));
+}
+
+float SimdDotQ5_0(const void* w, const void* a, int64_t n) {
+  const auto* b = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8Act*>(a);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const int64_t nb = n / kQK;
+  int64_t k = 0;
+  for (; k + 2 <= nb; k += 2) {
+    const __m256i p0 = DotS8S8(BlockValues(b[k]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[k].qs)));
+    const __m256i p1 = DotS8S8(BlockValues(b[k + 1]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[k + 1].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(Half(b[k].d) * y[k].d), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(Half(b[k + 1].d) * y[k + 1].d), acc1);
+  }
+  for (; k < nb; ++k) {
+    const __m256i p = DotS8S8(BlockValues(b[k]), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[k].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(Half(b[k].d) * y[k].d), acc0);
+  }
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
 // ---- K-quants with the Q8_K activation ----
 
 inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -234,6 +279,201 @@ float SimdDotQ6K(const void* w, const void* a, int64_t n) {
   return HorizontalSum(acc) - acc_off;
 }
 
+// ---- Tiles for many activations (prefill): one weight row against C activation rows ----
+//
+// The row kernels above unpack a weight block (nibbles, high bits, 6-bit scales and mins) for
+// every (row, activation) pair; in a prefill of T tokens that unpacking is repeated T times per
+// weight block and costs more than the integer dot itself. A tile unpacks each block once into
+// registers (spilled to L1 where the ISA has too few) and dots it with C activations, so the
+// per-pair work is the multiply-adds and a few fp32 operations. The mins (Q4_K/Q5_K) and the -32
+// offset (Q6_K) come from the activation's bsums in SIMD (one madd per pair) instead of a scalar
+// loop. Each output is the same integer sums as the row kernel, with the fp32 additions in
+// another order.
+
+// Q4_K and Q5_K.
+template <bool kFive, int C>
+void TileQ4KLike(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+  const size_t block_bytes = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i one = _mm256_set1_epi8(1);
+  __m256 acc[C];
+  for (int t = 0; t < C; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n / kQKK; ++k) {
+    const uint8_t* blk = w + k * block_bytes;
+    uint16_t dh, dminh;
+    std::memcpy(&dh, blk, 2);
+    std::memcpy(&dminh, blk + 2, 2);
+    const uint8_t* qs = blk + (kFive ? 48 : 16);
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; ++j) UnpackScaleMinK4(blk + 4, j, &sc[j], &m[j]);
+    __m256i scale[8];
+    for (int j = 0; j < 8; ++j) scale[j] = _mm256_set1_epi16(sc[j]);
+    // bsums[i] sums values 16i..16i+15, so sub-block j's min pairs with bsums 2j and 2j+1.
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_set_epi8(
+        static_cast<char>(m[7]), static_cast<char>(m[7]), static_cast<char>(m[6]), static_cast<char>(m[6]),
+        static_cast<char>(m[5]), static_cast<char>(m[5]), static_cast<char>(m[4]), static_cast<char>(m[4]),
+        static_cast<char>(m[3]), static_cast<char>(m[3]), static_cast<char>(m[2]), static_cast<char>(m[2]),
+        static_cast<char>(m[1]), static_cast<char>(m[1]), static_cast<char>(m[0]), static_cast<char>(m[0])));
+    __m256i q[8];  // q[j]: sub-block j (values 32j..32j+31)
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kFive) hbits = Load256(blk + 16);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = Load256(qs + 32 * c);
+      q[2 * c] = _mm256_and_si256(raw, low4);
+      q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+      if constexpr (kFive) {
+        q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
+        q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1],
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
+        hbits = _mm256_srli_epi16(hbits, 2);
+      }
+    }
+    const __m256 d = _mm256_set1_ps(Half(dh)), dmin = _mm256_set1_ps(Half(dminh));
+    for (int t = 0; t < C; ++t) {
+      const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride) + k;
+      __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();  // two chains
+      for (int j = 0; j < 8; j += 2) {
+        s0 = ScaledDotAcc(s0, q[j], Load256(y->qs + 32 * j), scale[j]);
+        s1 = ScaledDotAcc(s1, q[j + 1], Load256(y->qs + 32 * j + 32), scale[j + 1]);
+      }
+      const __m256i summ = _mm256_madd_epi16(Load256(y->bsums), mins);
+      const __m256 dy = _mm256_set1_ps(y->d);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_mul_ps(d, dy), acc[t]);
+      acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_mul_ps(dmin, dy), acc[t]);
+    }
+  }
+  for (int t = 0; t < C; ++t) out[t * ldo] = HorizontalSum(acc[t]);
+}
+
+template <bool kFive>
+struct Q4KLikeTile {
+  template <int C>
+  static void Run(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+    TileQ4KLike<kFive, C>(w, act, act_stride, n, out, ldo);
+  }
+};
+
+// Q6_K: values 0..63 dotted unsigned, the -32 offset (32 * sum_j sc_j * bsums_j) subtracted in
+// the int32 lanes, as both share the scale d * dy.
+template <int C>
+void TileQ6K(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bits45 = _mm256_set1_epi8(0x30);
+  __m256 acc[C];
+  for (int t = 0; t < C; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n / kQKK; ++k) {
+    const auto& b = reinterpret_cast<const BlockQ6_K*>(w)[k];
+    __m256i q[8], scale[8];  // q[i]: values 32i..32i+31, scaled by sc[2i] (first 16) and sc[2i+1]
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = Load256(b.ql + 64 * h);
+      const __m256i ql1 = Load256(b.ql + 64 * h + 32);
+      const __m256i qh = Load256(b.qh + 32 * h);
+      q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+      q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+      q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
+      q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                     _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+    }
+    for (int i = 0; i < 8; ++i) {
+      scale[i] = _mm256_set_m128i(_mm_set1_epi16(b.scales[2 * i + 1]), _mm_set1_epi16(b.scales[2 * i]));
+    }
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    const __m256 d = _mm256_set1_ps(Half(b.d));
+    for (int t = 0; t < C; ++t) {
+      const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride) + k;
+      __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+      for (int i = 0; i < 8; i += 2) {
+        s0 = ScaledDotAcc(s0, q[i], Load256(y->qs + 32 * i), scale[i]);
+        s1 = ScaledDotAcc(s1, q[i + 1], Load256(y->qs + 32 * i + 32), scale[i + 1]);
+      }
+      const __m256i off = _mm256_madd_epi16(Load256(y->bsums), sc16);
+      const __m256i sumi = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(off, 5));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_mul_ps(d, _mm256_set1_ps(y->d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < C; ++t) out[t * ldo] = HorizontalSum(acc[t]);
+}
+
+struct Q6KTile {
+  template <int C>
+  static void Run(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+    TileQ6K<C>(w, act, act_stride, n, out, ldo);
+  }
+};
+
+// Symmetric 32-blocks (Q8_0, Q4_0, Q5_0): the weight's absolute values are taken once per block,
+// its sign moves onto each activation.
+template <typename Block, int C>
+void TileQ32(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+  __m256 acc[C];
+  for (int t = 0; t < C; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n / kQK; ++k) {
+    const Block& b = reinterpret_cast<const Block*>(w)[k];
+    const __m256i q = BlockValues(b);
+    const __m256i abs_q = _mm256_sign_epi8(q, q);
+    const __m256 d = _mm256_set1_ps(Half(b.d));
+    for (int t = 0; t < C; ++t) {
+      const BlockQ8Act* y = reinterpret_cast<const BlockQ8Act*>(act + t * act_stride) + k;
+      const __m256i p = DotU8S8(abs_q, _mm256_sign_epi8(Load256(y->qs), q));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(d, _mm256_set1_ps(y->d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < C; ++t) out[t * ldo] = HorizontalSum(acc[t]);
+}
+
+template <typename Block>
+struct Q32Tile {
+  template <int C>
+  static void Run(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+    TileQ32<Block, C>(w, act, act_stride, n, out, ldo);
+  }
+};
+
+// Activations per tile: 8 measured fastest for Q4_K/Q6_K at T = 128 on Zen 4 (bench/quant).
+constexpr int kTileTokens = GORAE_QUANT_TILE_TOKENS;
+
+// Rows [0, rows) of one tile of C activations. Within a tile the rows go in order, so the tile's
+// activation blocks stay in cache for all the rows the caller passes (a slice sized for L2).
+template <typename Tile, int C>
+void TileRows(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* act, size_t act_stride,
+              int64_t n, float* out, int64_t ldo) {
+  for (int64_t r = 0; r < rows; ++r) Tile::template Run<C>(w + r * w_stride, act, act_stride, n, out + r, ldo);
+}
+
+// The last tile, of `rest` < kTileTokens activations: the instance for C = rest.
+template <typename Tile, int C>
+void LastTileRows(int64_t rest, const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* act,
+                  size_t act_stride, int64_t n, float* out, int64_t ldo) {
+  if constexpr (C > 0) {
+    if (rest == C) return TileRows<Tile, C>(w, w_stride, rows, act, act_stride, n, out, ldo);
+    LastTileRows<Tile, C - 1>(rest, w, w_stride, rows, act, act_stride, n, out, ldo);
+  }
+}
+
+// The GemmFn over a tile kind: full tiles of kTileTokens activations, then one narrower tile.
+template <typename Tile>
+void GemmTiles(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* act, size_t act_stride,
+               int64_t tokens, int64_t n, float* out, int64_t ldo) {
+  int64_t t0 = 0;
+  for (; t0 + kTileTokens <= tokens; t0 += kTileTokens) {
+    TileRows<Tile, kTileTokens>(w, w_stride, rows, act + t0 * act_stride, act_stride, n, out + t0 * ldo, ldo);
+  }
+  LastTileRows<Tile, kTileTokens - 1>(tokens - t0, w, w_stride, rows, act + t0 * act_stride, act_stride, n,
+                                      out + t0 * ldo, ldo);
+}
+
+GemmFn SimdGemmKernel(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ8_0: return GemmTiles<Q32Tile<BlockQ8_0>>;
+    case GgmlType::kQ4_0: return GemmTiles<Q32Tile<BlockQ4_0>>;
+    case GgmlType::kQ5_0: return GemmTiles<Q32Tile<BlockQ5_0>>;
+    case GgmlType::kQ4_K: return GemmTiles<Q4KLikeTile<false>>;
+    case GgmlType::kQ5_K: return GemmTiles<Q4KLikeTile<true>>;
+    case GgmlType::kQ6_K: return GemmTiles<Q6KTile>;
+    default: return nullptr;
+  }
+}
+
 DotFn SimdDotKernel(GgmlType t) {
   switch (t) {
     case GgmlType::kF32: return SimdDotF32;
@@ -241,6 +481,7 @@ DotFn SimdDotKernel(GgmlType t) {
     case GgmlType::kBF16: return SimdDotBF16;
     case GgmlType::kQ8_0: return SimdDotQ8_0;
     case GgmlType::kQ4_0: return SimdDotQ4_0;
+    case GgmlType::kQ5_0: return SimdDotQ5_0;
     case GgmlType::kQ4_K: return SimdDotQ4KLike<false>;
     case GgmlType::kQ5_K: return SimdDotQ4KLike<true>;
     case GgmlType::kQ6_K: return SimdDotQ6K;
