@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/quant_dot.h"
+#include "kernels/cpu/quant_dot_kernels.h"
 #include "tensor/dtype.h"
 #include "tensor/quant.h"
 
@@ -390,7 +391,9 @@ void CheckQuantLinear(const QuantMatrix& m, const std::vector<float>& in, int64_
     for (int64_t ti = 0; ti < T; ++ti) {
       for (int64_t r = 0; r < rows; ++r) {
         const float got = out[ti * rows + r];
-        if (T == 1) ASSERT_EQ(got, QuantDot(t, m.row(r), acts[ti], cols)) << GgmlTypeName(t);
+        if (T == 1) {
+          ASSERT_EQ(got, QuantDot(t, m.row(r), acts[ti], cols)) << GgmlTypeName(t);
+        }
         ASSERT_NEAR(got, ref[ti * rows + r], tol[ti * rows + r])
             << what << " " << GgmlTypeName(t) << " level " << QuantSimdName(s) << " T=" << T << " t=" << ti
             << " r=" << r;
@@ -427,6 +430,44 @@ TEST(QuantLinear, EveryLevelEqualsReferenceOnRandomBytes) {
     const std::vector<uint8_t> wq = RandomBlocks(t, blocks, rng);
     const QuantMatrix m{t, rows, cols, wq.data()};
     for (int64_t T : kTokenCounts) CheckQuantLinear(m, RandomRow(T * cols, 30 + T), T, "random bytes");
+  }
+}
+
+// The tiled kernels' own activation quantizers write the reference Q8_K bytes: the same d and
+// bsums, and the same values either in plain order or in the lane order of InterleaveLanes (lane l
+// of register 4g + i holds lane 4 * (l / 4) + i of register 4g + l % 4; a lane is 4 bytes).
+TEST(QuantLinear, TiledActivationQuantizersMatchReference) {
+  const int64_t n = 3 * kQKK;
+  std::vector<float> x = RandomRow(n, 21);
+  x[5] = 0.0f;
+  std::fill(x.begin() + kQKK, x.begin() + 2 * kQKK, 0.0f);  // an all-zero super-block (d = 0)
+  std::vector<uint8_t> ref(ActivationRowBytes(GgmlType::kQ4_K, n));
+  QuantizeActivationRow(GgmlType::kQ4_K, x.data(), n, ref.data());
+  for (QuantSimd s : AvailableLevels()) {
+    for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+      quant_internal::Gemm g;
+      if (s == QuantSimd::kAvx2) g = quant_internal::Avx2GemmKernel(t);
+      if (s == QuantSimd::kAvx512) g = quant_internal::Avx512GemmKernel(t);
+      if (g.quant == nullptr) continue;
+      std::vector<uint8_t> got(ref.size());
+      g.quant(x.data(), n, got.data());
+      const auto* a = reinterpret_cast<const BlockQ8_K*>(got.data());
+      const auto* b = reinterpret_cast<const BlockQ8_K*>(ref.data());
+      for (int64_t k = 0; k < n / kQKK; ++k) {
+        ASSERT_EQ(a[k].d, b[k].d) << QuantSimdName(s);
+        for (int j = 0; j < 16; ++j) ASSERT_EQ(a[k].bsums[j], b[k].bsums[j]) << QuantSimdName(s) << " " << j;
+        const bool plain = std::memcmp(a[k].qs, b[k].qs, kQKK) == 0;
+        bool interleaved = true;
+        for (int reg = 0; reg < 8; ++reg) {
+          for (int l = 0; l < 8; ++l) {
+            const int g4 = reg / 4, i = reg % 4;
+            const int src_reg = 4 * g4 + l % 4, src_lane = 4 * (l / 4) + i;
+            interleaved &= std::memcmp(a[k].qs + 32 * reg + 4 * l, b[k].qs + 32 * src_reg + 4 * src_lane, 4) == 0;
+          }
+        }
+        ASSERT_TRUE(plain || interleaved) << QuantSimdName(s) << " " << GgmlTypeName(t) << " block " << k;
+      }
+    }
   }
 }
 

@@ -53,14 +53,15 @@ quant_internal::DotFn Kernel(GgmlType t) {
   return f;
 }
 
-// The tiled kernel for t at the current level, or nullptr (then QuantLinear loops over Kernel(t)).
-quant_internal::GemmFn GemmKernel(GgmlType t) {
+// The tiled kernel for t at the current level; fn is nullptr where there is none (then
+// QuantLinear loops over Kernel(t)).
+quant_internal::Gemm GemmKernel(GgmlType t) {
   switch (GetQuantSimd()) {
     case QuantSimd::kAvx512: return quant_internal::Avx512GemmKernel(t);
     case QuantSimd::kAvx2: return quant_internal::Avx2GemmKernel(t);
-    case QuantSimd::kScalar: return nullptr;
+    case QuantSimd::kScalar: return {};
   }
-  return nullptr;
+  return {};
 }
 
 // Weight bytes per slice of rows that one thread takes at a time in a prefill product: the slice
@@ -122,7 +123,7 @@ void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w) {
     for (int64_t r = 0; r < w.rows; ++r) out[r] = dot(w.row(r), a, w.cols);
     return;
   }
-  const quant_internal::GemmFn gemm = GemmKernel(w.type);
+  const quant_internal::Gemm gemm = GemmKernel(w.type);
   const bool f32_act = ActFormatFor(w.type) == ActFormat::kF32;
   const size_t act_bytes = f32_act ? static_cast<size_t>(w.cols) * sizeof(float) : ActivationRowBytes(w.type, w.cols);
   // One buffer per calling thread, kept between calls: a prefill calls this 7 times per layer
@@ -143,14 +144,21 @@ void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w) {
   {
     if (!f32_act) {
 #pragma omp for schedule(static)
-      for (int64_t t = 0; t < T; ++t) QuantizeActivationRow(w.type, in + t * w.cols, w.cols, act_out + t * act_bytes);
+      for (int64_t t = 0; t < T; ++t) {
+        uint8_t* a = act_out + t * act_bytes;
+        if (gemm.fn != nullptr && gemm.quant != nullptr) {
+          gemm.quant(in + t * w.cols, w.cols, a);
+        } else {
+          QuantizeActivationRow(w.type, in + t * w.cols, w.cols, a);
+        }
+      }
     }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < slices; ++s) {
       const int64_t r0 = s * slice_rows;
       const int64_t nr = std::min(slice_rows, w.rows - r0);
-      if (gemm != nullptr) {
-        gemm(w.row(r0), row_bytes, nr, act, act_bytes, T, w.cols, out + r0, w.rows);
+      if (gemm.fn != nullptr) {
+        gemm.fn(w.row(r0), row_bytes, nr, act, act_bytes, T, w.cols, out + r0, w.rows);
       } else {
         for (int64_t r = r0; r < r0 + nr; ++r) {
           const uint8_t* row = w.row(r);

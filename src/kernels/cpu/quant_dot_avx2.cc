@@ -36,6 +36,12 @@ inline __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16)
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales16));
 }
 
+// acc + DotU8S8(u, s).
+inline __m256i DotU8S8Acc(__m256i acc, __m256i u, __m256i s) { return _mm256_add_epi32(acc, DotU8S8(u, s)); }
+// Without vpdpbusd a byte dot is maddubs + madd either way, so the tiles that apply the scale in
+// the madd need no lane shuffling and are kept.
+constexpr bool kLaneScaledKTiles = false;
+
 }  // namespace
 }  // namespace gorae::quant_internal
 
@@ -43,7 +49,7 @@ inline __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16)
 
 namespace gorae::quant_internal {
 DotFn Avx2DotKernel(GgmlType t) { return SimdDotKernel(t); }
-GemmFn Avx2GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
+Gemm Avx2GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 }  // namespace gorae::quant_internal
 
 #pragma GCC pop_options
@@ -52,7 +58,7 @@ GemmFn Avx2GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 
 namespace gorae::quant_internal {
 DotFn Avx2DotKernel(GgmlType) { return nullptr; }
-GemmFn Avx2GemmKernel(GgmlType) { return nullptr; }
+Gemm Avx2GemmKernel(GgmlType) { return {}; }
 }  // namespace gorae::quant_internal
 
 #endif

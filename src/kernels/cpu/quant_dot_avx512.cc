@@ -40,6 +40,12 @@ inline __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16)
   return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, s), scales16);
 }
 
+// acc + DotU8S8(u, s), in one vpdpbusd.
+inline __m256i DotU8S8Acc(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+// One instruction per 32 byte pairs makes the K-quant tiles that keep sub-blocks in separate
+// lanes (scales applied once per super-block in fp32) faster than maddubs + vpdpwssd.
+constexpr bool kLaneScaledKTiles = true;
+
 }  // namespace
 }  // namespace gorae::quant_internal
 
@@ -47,7 +53,7 @@ inline __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16)
 
 namespace gorae::quant_internal {
 DotFn Avx512DotKernel(GgmlType t) { return SimdDotKernel(t); }
-GemmFn Avx512GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
+Gemm Avx512GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 }  // namespace gorae::quant_internal
 
 #pragma GCC pop_options
@@ -56,7 +62,7 @@ GemmFn Avx512GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 
 namespace gorae::quant_internal {
 DotFn Avx512DotKernel(GgmlType) { return nullptr; }
-GemmFn Avx512GemmKernel(GgmlType) { return nullptr; }
+Gemm Avx512GemmKernel(GgmlType) { return {}; }
 }  // namespace gorae::quant_internal
 
 #endif

@@ -22,8 +22,14 @@ DotFn Avx512DotKernel(GgmlType t);
 using GemmFn = void (*)(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* act,
                         size_t act_stride, int64_t tokens, int64_t n, float* out, int64_t ldo);
 
-// nullptr where the level has no tiled kernel for t (QuantLinear then loops over the DotFn).
-GemmFn Avx2GemmKernel(GgmlType t);
-GemmFn Avx512GemmKernel(GgmlType t);
+// Quantizes one activation row of n values into the format and layout a GemmFn reads.
+using ActQuantFn = void (*)(const float* x, int64_t n, uint8_t* dst);
+
+struct Gemm {
+  GemmFn fn = nullptr;          // nullptr: no tiled kernel (QuantLinear then loops over the DotFn)
+  ActQuantFn quant = nullptr;   // nullptr: QuantizeActivationRow (the reference quantizer)
+};
+Gemm Avx2GemmKernel(GgmlType t);
+Gemm Avx512GemmKernel(GgmlType t);
 
 }  // namespace gorae::quant_internal

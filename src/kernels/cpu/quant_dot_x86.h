@@ -11,6 +11,9 @@
 //       8 int32 lanes holding the same sums times sa (bytes 0-15) or sb (bytes 16-31)
 //   __m256i ScaledDotAcc(__m256i acc, __m256i u, __m256i s, __m256i scales16)
 //       acc + the pair sums of u*s times int16 lane i of scales16 (bytes 2i, 2i+1), summed in pairs
+//   __m256i DotU8S8Acc(__m256i acc, __m256i u, __m256i s)
+//       acc + DotU8S8(u, s)
+// and constexpr bool kLaneScaledKTiles: which K-quant tiles the level uses (see below).
 // u * s must stay below 2^15 per byte pair (AVX2's maddubs saturates at int16): weights are at most
 // 6 bits unsigned, or 7 bits in absolute value with the sign moved onto the activation.
 //
@@ -401,6 +404,189 @@ struct Q6KTile {
   }
 };
 
+// The 12 packed bytes of Q4_K/Q5_K scales and mins (layout in UnpackScaleMinK4) to four words,
+// byte j of sc_lo = scale j, of sc_hi = scale 4 + j, the same for the mins: word masks instead of
+// eight UnpackScaleMinK4 calls.
+inline void UnpackScalesMinsK4Words(const uint8_t* s, uint32_t* sc_lo, uint32_t* sc_hi, uint32_t* m_lo,
+                                    uint32_t* m_hi) {
+  uint32_t u[3];
+  std::memcpy(u, s, 12);
+  *sc_lo = u[0] & 0x3F3F3F3Fu;
+  *m_lo = u[1] & 0x3F3F3F3Fu;
+  *sc_hi = (u[2] & 0x0F0F0F0Fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+  *m_hi = ((u[2] >> 4) & 0x0F0F0F0Fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+}
+
+// K-quant tiles with the sub-blocks in separate int32 lanes (the AVX-512 VNNI choice). A byte dot
+// DotU8S8Acc (one vpdpbusd) sums 4 byte pairs into a lane; if every lane of a register holds
+// bytes of one sub-block, the whole super-block accumulates with no per-sub-block scale multiply,
+// and the scales apply once per super-block to the int32 lanes, in fp32. InterleaveLanes puts the
+// 8 registers of a super-block (register j: values 32j..32j+31) into that form; the activation
+// goes through the same InterleaveLanes when it is quantized (SimdQuantizeQ8K<true>), so the pairs match.
+//
+// Lane l of out[4g + i] is lane 4 * (l / 4) + i of in[4g + l % 4]: in out[0..3], lanes l and
+// l + 4 hold bytes of register l % 4, in out[4..7] of register 4 + l % 4. 16 in-lane unpacks.
+inline void InterleaveLanes(const __m256i in[8], __m256i out[8]) {
+  for (int g = 0; g < 2; ++g) {
+    const __m256i* r = in + 4 * g;
+    const __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    out[4 * g] = _mm256_unpacklo_epi64(t0, t2);
+    out[4 * g + 1] = _mm256_unpackhi_epi64(t0, t2);
+    out[4 * g + 2] = _mm256_unpacklo_epi64(t1, t3);
+    out[4 * g + 3] = _mm256_unpackhi_epi64(t1, t3);
+  }
+}
+
+// The Q8_K activation in SIMD, byte for byte the reference QuantizeQ8K (the same fp32 multiply
+// by 1/d, rounded to nearest even by cvtps; |x / d| <= 127 so nothing saturates), with the 256
+// values of each super-block in plain order or through InterleaveLanes (kInterleave: the layout
+// the lane-scaled tiles read; d and the bsums do not depend on the order).
+template <bool kInterleave>
+void SimdQuantizeQ8K(const float* x, int64_t n, uint8_t* dst) {
+  auto* y = reinterpret_cast<BlockQ8_K*>(dst);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes the packs' lane interleave
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t k = 0; k < n / kQKK; ++k, x += kQKK) {
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < kQKK; i += 8) amax = _mm256_max_ps(amax, _mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float d = _mm_cvtss_f32(m4) / 127;
+    const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    y[k].d = d;
+    __m256i q[8];
+    for (int j = 0; j < 8; ++j) {
+      const float* xj = x + 32 * j;
+      const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xj), id));
+      const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xj + 8), id));
+      const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xj + 16), id));
+      const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xj + 24), id));
+      const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+      q[j] = _mm256_permutevar8x32_epi32(b, order);
+      // bsums: sad sums 8 bytes per 64-bit lane; the bytes are biased by 128 to make them unsigned.
+      const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(q[j], flip), _mm256_setzero_si256());
+      const __m128i s01 = _mm_add_epi64(_mm256_castsi256_si128(s), _mm_srli_si128(_mm256_castsi256_si128(s), 8));
+      const __m128i hi = _mm256_extracti128_si256(s, 1);
+      const __m128i s23 = _mm_add_epi64(hi, _mm_srli_si128(hi, 8));
+      y[k].bsums[2 * j] = static_cast<int16_t>(_mm_cvtsi128_si32(s01) - 16 * 128);
+      y[k].bsums[2 * j + 1] = static_cast<int16_t>(_mm_cvtsi128_si32(s23) - 16 * 128);
+    }
+    if constexpr (kInterleave) {
+      __m256i out[8];
+      InterleaveLanes(q, out);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[k].qs + 32 * j), out[j]);
+    } else {
+      for (int j = 0; j < 8; ++j) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[k].qs + 32 * j), q[j]);
+    }
+  }
+}
+
+// One super-block of weights ready for the lane-scaled tile: the values, interleaved; the fp32
+// scale of each lane of the first and second accumulator (d times the sub-block scale); and the
+// offset term, sum_i off16[i] * bsums[i] times off_scale, that the tile subtracts.
+struct LaneScaledBlock {
+  __m256i q[8];
+  __m256 scale_a, scale_b;
+  __m256i off16;
+  __m256 off_scale;
+};
+
+// Q4_K / Q5_K: register j is sub-block j, so accumulator a's lanes are sub-blocks 0-3 (twice),
+// b's 4-7; the offset is the mins: dmin * sum_j m_j * (bsums[2j] + bsums[2j+1]).
+template <bool kFive>
+inline void UnpackLaneScaledQ4KLike(const uint8_t* blk, LaneScaledBlock* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i one = _mm256_set1_epi8(1);
+  uint16_t dh, dminh;
+  std::memcpy(&dh, blk, 2);
+  std::memcpy(&dminh, blk + 2, 2);
+  const uint8_t* qs = blk + (kFive ? 48 : 16);
+  uint32_t sc_lo, sc_hi, m_lo, m_hi;  // bytes j of the 8 scales and 8 mins, 4 to a word
+  UnpackScalesMinsK4Words(blk + 4, &sc_lo, &sc_hi, &m_lo, &m_hi);
+  const __m256 d = _mm256_set1_ps(Half(dh));
+  // Lanes l and l + 4 of accumulator a are sub-block l % 4: the four scales twice.
+  out->scale_a = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_set1_epi32(static_cast<int>(sc_lo)))));
+  out->scale_b = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_set1_epi32(static_cast<int>(sc_hi)))));
+  const __m128i m8 = _mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0);
+  out->off16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j and 2j+1
+  out->off_scale = _mm256_set1_ps(Half(dminh));
+  __m256i q[8];
+  __m256i hbits = _mm256_setzero_si256();
+  if constexpr (kFive) hbits = Load256(blk + 16);
+  for (int c = 0; c < 4; ++c) {
+    const __m256i raw = Load256(qs + 32 * c);
+    q[2 * c] = _mm256_and_si256(raw, low4);
+    q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    if constexpr (kFive) {
+      q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
+      q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
+      hbits = _mm256_srli_epi16(hbits, 2);
+    }
+  }
+  InterleaveLanes(q, out->q);
+}
+
+// Q6_K: register i holds sub-blocks 2i (bytes 0-15, lanes 0-3) and 2i+1, so accumulator a's lanes
+// are sub-blocks 0,2,4,6,1,3,5,7 and b's 8,10,..,15; the offset is the -32: 32 d sum_j sc_j bsums_j.
+inline void UnpackLaneScaledQ6K(const uint8_t* blk, LaneScaledBlock* out) {
+  const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bits45 = _mm256_set1_epi8(0x30);
+  __m256i q[8];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ql0 = Load256(b.ql + 64 * h);
+    const __m256i ql1 = Load256(b.ql + 64 * h + 32);
+    const __m256i qh = Load256(b.qh + 32 * h);
+    q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+    q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+    q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
+    q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+  }
+  InterleaveLanes(q, out->q);
+  const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+  const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+  const __m128i sc_lanes = _mm_shuffle_epi8(sc, order);
+  const __m256 d = _mm256_set1_ps(Half(b.d));
+  out->scale_a = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc_lanes)));
+  out->scale_b = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc_lanes, 8))));
+  out->off16 = _mm256_cvtepi8_epi16(sc);
+  out->off_scale = _mm256_mul_ps(_mm256_set1_ps(32.0f), d);
+}
+
+template <void (*Unpack)(const uint8_t*, LaneScaledBlock*), size_t kBlockBytes, int C>
+void TileLaneScaled(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+  __m256 acc[C];
+  for (int t = 0; t < C; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < n / kQKK; ++k) {
+    LaneScaledBlock blk;
+    Unpack(w + k * kBlockBytes, &blk);
+    for (int t = 0; t < C; ++t) {
+      const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride) + k;
+      __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
+      for (int i = 0; i < 4; ++i) {
+        a = DotU8S8Acc(a, blk.q[i], Load256(y->qs + 32 * i));
+        b = DotU8S8Acc(b, blk.q[4 + i], Load256(y->qs + 32 * (4 + i)));
+      }
+      const __m256 s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(b), blk.scale_b, _mm256_mul_ps(_mm256_cvtepi32_ps(a), blk.scale_a));
+      const __m256 off = _mm256_cvtepi32_ps(_mm256_madd_epi16(Load256(y->bsums), blk.off16));
+      acc[t] = _mm256_fmadd_ps(_mm256_fnmadd_ps(off, blk.off_scale, s), _mm256_set1_ps(y->d), acc[t]);
+    }
+  }
+  for (int t = 0; t < C; ++t) out[t * ldo] = HorizontalSum(acc[t]);
+}
+
+template <void (*Unpack)(const uint8_t*, LaneScaledBlock*), size_t kBlockBytes>
+struct LaneScaledTile {
+  template <int C>
+  static void Run(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
+    TileLaneScaled<Unpack, kBlockBytes, C>(w, act, act_stride, n, out, ldo);
+  }
+};
+
 // Symmetric 32-blocks (Q8_0, Q4_0, Q5_0): the weight's absolute values are taken once per block,
 // its sign moves onto each activation.
 template <typename Block, int C>
@@ -462,15 +648,27 @@ void GemmTiles(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* a
                                       out + t0 * ldo, ldo);
 }
 
-GemmFn SimdGemmKernel(GgmlType t) {
+Gemm SimdGemmKernel(GgmlType t) {
   switch (t) {
-    case GgmlType::kQ8_0: return GemmTiles<Q32Tile<BlockQ8_0>>;
-    case GgmlType::kQ4_0: return GemmTiles<Q32Tile<BlockQ4_0>>;
-    case GgmlType::kQ5_0: return GemmTiles<Q32Tile<BlockQ5_0>>;
-    case GgmlType::kQ4_K: return GemmTiles<Q4KLikeTile<false>>;
-    case GgmlType::kQ5_K: return GemmTiles<Q4KLikeTile<true>>;
-    case GgmlType::kQ6_K: return GemmTiles<Q6KTile>;
-    default: return nullptr;
+    case GgmlType::kQ8_0: return {GemmTiles<Q32Tile<BlockQ8_0>>, nullptr};
+    case GgmlType::kQ4_0: return {GemmTiles<Q32Tile<BlockQ4_0>>, nullptr};
+    case GgmlType::kQ5_0: return {GemmTiles<Q32Tile<BlockQ5_0>>, nullptr};
+    case GgmlType::kQ4_K:
+      if constexpr (kLaneScaledKTiles) {
+        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<false>, sizeof(BlockQ4_K)>>, SimdQuantizeQ8K<true>};
+      }
+      return {GemmTiles<Q4KLikeTile<false>>, SimdQuantizeQ8K<false>};
+    case GgmlType::kQ5_K:
+      if constexpr (kLaneScaledKTiles) {
+        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<true>, sizeof(BlockQ5_K)>>, SimdQuantizeQ8K<true>};
+      }
+      return {GemmTiles<Q4KLikeTile<true>>, SimdQuantizeQ8K<false>};
+    case GgmlType::kQ6_K:
+      if constexpr (kLaneScaledKTiles) {
+        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ6K, sizeof(BlockQ6_K)>>, SimdQuantizeQ8K<true>};
+      }
+      return {GemmTiles<Q6KTile>, SimdQuantizeQ8K<false>};
+    default: return {};
   }
 }
 
