@@ -115,7 +115,8 @@ void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w) {
   GORAE_CHECK(info.computable && w.cols % info.block_elems == 0, "QuantLinear on {} with {} columns",
               GgmlTypeName(w.type), w.cols);
   const quant_internal::DotFn dot = Kernel(w.type);
-  if (T == 1) {  // decode: one activation, the row kernel streams the weights
+  const quant_internal::Gemm gemm = GemmKernel(w.type);
+  if (T == 1 && !gemm.single) {  // decode: one activation, the row kernel streams the weights
     QuantActivation act;
     act.Quantize(w.type, in, w.cols);
     const void* a = act.data();
@@ -123,7 +124,6 @@ void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w) {
     for (int64_t r = 0; r < w.rows; ++r) out[r] = dot(w.row(r), a, w.cols);
     return;
   }
-  const quant_internal::Gemm gemm = GemmKernel(w.type);
   const bool f32_act = ActFormatFor(w.type) == ActFormat::kF32;
   const size_t act_bytes = f32_act ? static_cast<size_t>(w.cols) * sizeof(float) : ActivationRowBytes(w.type, w.cols);
   // One buffer per calling thread, kept between calls: a prefill calls this 7 times per layer

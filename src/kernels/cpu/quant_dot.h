@@ -9,8 +9,9 @@
 // from the CPU, and can be forced (tests check every level against the scalar reference).
 //
 // The code: quant_dot_ref.cc (reference formats + scalar kernels), quant_dot_avx2.cc and
-// quant_dot_avx512.cc (the same kernels in SIMD, sharing quant_dot_x86.h), quant_dot.cc
-// (dispatch and QuantLinear).
+// quant_dot_avx512.cc (the same kernels in SIMD, sharing quant_dot_x86.h: row kernels for
+// QuantDot and tiles of one weight row x 8 input rows for prefill), quant_dot.cc (dispatch and
+// QuantLinear).
 #pragma once
 
 #include <cstdint>
@@ -83,7 +84,8 @@ float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_
 // out (T, w.rows) = in (T, w.cols) @ w^T. Each input row is quantized once; OpenMP threads over
 // slices of weight rows, and each weight row is read once for all T input rows. For T > 1 the
 // level's tiled kernel (where it has one for w.type) unpacks each weight block once per tile of
-// input rows instead of once per (row, input) pair.
+// input rows instead of once per (row, input) pair. Results equal QuantDot's integer sums; the
+// fp32 order of additions may differ (so not always bit-identical to QuantDot, even for T = 1).
 void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w);
 
 }  // namespace gorae

@@ -28,6 +28,7 @@ using ActQuantFn = void (*)(const float* x, int64_t n, uint8_t* dst);
 struct Gemm {
   GemmFn fn = nullptr;          // nullptr: no tiled kernel (QuantLinear then loops over the DotFn)
   ActQuantFn quant = nullptr;   // nullptr: QuantizeActivationRow (the reference quantizer)
+  bool single = false;          // also faster than the DotFn for one activation (decode)
 };
 Gemm Avx2GemmKernel(GgmlType t);
 Gemm Avx512GemmKernel(GgmlType t);

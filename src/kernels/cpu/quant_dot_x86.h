@@ -29,10 +29,6 @@
 #include "kernels/cpu/quant_dot.h"
 #include "tensor/quant.h"
 
-#ifndef GORAE_QUANT_TILE_TOKENS
-#define GORAE_QUANT_TILE_TOKENS 8
-#endif
-
 namespace gorae::quant_internal {
 namespace {
 
@@ -615,8 +611,13 @@ struct Q32Tile {
   }
 };
 
-// Activations per tile: 8 measured fastest for Q4_K/Q6_K at T = 128 on Zen 4 (bench/quant).
-constexpr int kTileTokens = GORAE_QUANT_TILE_TOKENS;
+// Activations per tile: 8 amortizes a block's unpacking (and, on VNNI, its lane interleave) over
+// enough dot products that it is a small share, while 8 fp32 accumulators still fit in registers
+// beside the unpacked block on AVX-512VL. Not tuned beyond that.
+constexpr int kTileTokens = 8;
+// The lane-scaled tiles are also the faster decode kernel (C = 1): their scale decoding and
+// vpdpbusd beat the row kernels' per-sub-block scale multiply even with nothing to amortize
+// (bench/quant, 8960 x 1536, one input: Q4_K 410 -> 313 us, Q6_K 490 -> 306 us on Zen 4).
 
 // Rows [0, rows) of one tile of C activations. Within a tile the rows go in order, so the tile's
 // activation blocks stay in cache for all the rows the caller passes (a slice sized for L2).
@@ -655,17 +656,17 @@ Gemm SimdGemmKernel(GgmlType t) {
     case GgmlType::kQ5_0: return {GemmTiles<Q32Tile<BlockQ5_0>>, nullptr};
     case GgmlType::kQ4_K:
       if constexpr (kLaneScaledKTiles) {
-        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<false>, sizeof(BlockQ4_K)>>, SimdQuantizeQ8K<true>};
+        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<false>, sizeof(BlockQ4_K)>>, SimdQuantizeQ8K<true>, true};
       }
       return {GemmTiles<Q4KLikeTile<false>>, SimdQuantizeQ8K<false>};
     case GgmlType::kQ5_K:
       if constexpr (kLaneScaledKTiles) {
-        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<true>, sizeof(BlockQ5_K)>>, SimdQuantizeQ8K<true>};
+        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<true>, sizeof(BlockQ5_K)>>, SimdQuantizeQ8K<true>, true};
       }
       return {GemmTiles<Q4KLikeTile<true>>, SimdQuantizeQ8K<false>};
     case GgmlType::kQ6_K:
       if constexpr (kLaneScaledKTiles) {
-        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ6K, sizeof(BlockQ6_K)>>, SimdQuantizeQ8K<true>};
+        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ6K, sizeof(BlockQ6_K)>>, SimdQuantizeQ8K<true>, true};
       }
       return {GemmTiles<Q6KTile>, SimdQuantizeQ8K<false>};
     default: return {};
