@@ -31,6 +31,7 @@ namespace {
 // (measured stage by stage, docs/r1.md); a --sizes file scales them for other machines.
 struct Scale {
   int64_t corpus_docs = 16000;
+  int64_t fact_drills = 0;     // drill documents of one-digit facts mixed into the corpus (tasks.h FactDrills)
   int64_t short_operands = 1;  // 1: corpus and SFT arithmetic with operand lengths uniform (tasks.h Sampling)
   int64_t vocab = 384;
   int64_t hidden = 128;
@@ -46,7 +47,7 @@ struct Scale {
 };
 
 #define GORAE_SCALE_FIELDS(X)                                                                               \
-  X(corpus_docs) X(short_operands) X(vocab) X(hidden) X(layers) X(pretrain_steps) X(pretrain_batch) X(pretrain_seq) X(pretrain_lr) \
+  X(corpus_docs) X(fact_drills) X(short_operands) X(vocab) X(hidden) X(layers) X(pretrain_steps) X(pretrain_batch) X(pretrain_seq) X(pretrain_lr) \
   X(sft_per_task) X(sft_steps) X(sft_batch) X(sft_lr) X(grpo_steps) X(grpo_prompts) X(grpo_group)             \
   X(grpo_eval_every) X(grpo_lr) X(grpo_beta) X(grpo_temperature) X(max_new_tokens) X(eval_n)
 
@@ -207,7 +208,19 @@ Status RunRecipe(const RecipeOptions& o) {
   std::printf("1. corpus: %lld worked solutions (arithmetic, linear equations, countdown)\n",
               static_cast<long long>(s.corpus_docs));
   const tasks::Sampling sampling = s.short_operands != 0 ? tasks::Sampling::kShortOperands : tasks::Sampling::kTask;
-  const std::vector<std::string> corpus = tasks::PretrainingCorpus(s.corpus_docs, o.seed, sampling);
+  std::vector<std::string> corpus = tasks::PretrainingCorpus(s.corpus_docs, o.seed, sampling);
+  if (s.fact_drills > 0) {
+    // Spread the drills evenly through the documents (pretraining reads them in order).
+    const std::vector<std::string> drills = tasks::FactDrills(s.fact_drills, o.seed);
+    std::vector<std::string> mixed;
+    mixed.reserve(corpus.size() + drills.size());
+    const size_t total = corpus.size() + drills.size();
+    for (size_t i = 0, c = 0, d = 0; i < total; ++i) {
+      const bool take_drill = d < drills.size() && (c == corpus.size() || d * total <= i * drills.size());
+      mixed.push_back(take_drill ? drills[d++] : corpus[c++]);
+    }
+    corpus = std::move(mixed);
+  }
   std::string jsonl, text;
   for (const std::string& d : corpus) {
     jsonl += nlohmann::json({{"text", d}}).dump() + "\n";

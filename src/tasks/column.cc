@@ -49,7 +49,7 @@ int64_t MultiplyRow(int64_t a, int d, std::string* out) {
     const int x = i < da.size() ? da[i] : 0;
     const int s = x * d + carry;
     Prepend(&so_far, s % 10);
-    *out += fmt::format("{}*{}: {}*{}+{}={} -> {}\n", Remaining(a, i), d, x, d, carry, s, so_far);
+    *out += fmt::format("{}*{}: {} -> {}\n", Remaining(a, i), d, MultiplyFact(x, d, carry), so_far);
     carry = s / 10;
   }
   const int64_t r = Value(so_far);
@@ -58,6 +58,17 @@ int64_t MultiplyRow(int64_t a, int d, std::string* out) {
 }
 
 }  // namespace
+
+std::string AddFact(int x, int y, int carry) { return fmt::format("{}+{}+{}={}", x, y, carry, x + y + carry); }
+
+std::string SubtractFact(int x, int y, int borrow) {
+  const int top = x < y + borrow ? x + 10 : x;
+  return fmt::format("{}-{}-{}={}", top, y, borrow, top - y - borrow);
+}
+
+std::string MultiplyFact(int x, int d, int carry) { return fmt::format("{}*{}+{}={}", x, d, carry, x * d + carry); }
+
+std::string DivideFact(int64_t n, int64_t d) { return fmt::format("{}/{}={} r{}", n, d, n / d, n % d); }
 
 int64_t AddSteps(int64_t a, int64_t b, std::string* out) {
   *out += fmt::format("Add {}+{}:\n", a, b);
@@ -68,7 +79,7 @@ int64_t AddSteps(int64_t a, int64_t b, std::string* out) {
     const int x = i < da.size() ? da[i] : 0, y = i < db.size() ? db[i] : 0;
     const int s = x + y + carry;
     Prepend(&so_far, s % 10);
-    *out += fmt::format("{}+{}: {}+{}+{}={} -> {}\n", Remaining(a, i), Remaining(b, i), x, y, carry, s, so_far);
+    *out += fmt::format("{}+{}: {} -> {}\n", Remaining(a, i), Remaining(b, i), AddFact(x, y, carry), so_far);
     carry = s / 10;
   }
   const int64_t r = Value(so_far);
@@ -87,7 +98,7 @@ int64_t SubtractSteps(int64_t a, int64_t b, std::string* out) {
     const int top = borrows ? x + 10 : x;
     const int d = top - y - borrow;
     Prepend(&so_far, d);
-    *out += fmt::format("{}-{}: {}-{}-{}={} -> {}\n", Remaining(a, i), Remaining(b, i), top, y, borrow, d, so_far);
+    *out += fmt::format("{}-{}: {} -> {}\n", Remaining(a, i), Remaining(b, i), SubtractFact(x, y, borrow), so_far);
     borrow = borrows ? 1 : 0;
   }
   const int64_t r = Value(so_far);
@@ -134,7 +145,7 @@ int64_t DivideSteps(int64_t a, int64_t d, std::string* out) {
     const int64_t n = r * 10 + (digits[i] - '0');  // written as r followed by the digit
     const int64_t q = n / d;
     so_far += static_cast<char>('0' + q);
-    *out += fmt::format("{} r{}: {}/{}={} r{} -> {}\n", digits.substr(i), r, n, d, q, n % d, so_far);
+    *out += fmt::format("{} r{}: {} -> {}\n", digits.substr(i), r, DivideFact(n, d), so_far);
     r = n % d;
   }
   const int64_t quotient = Value(so_far);

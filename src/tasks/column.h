@@ -33,6 +33,14 @@
 
 namespace gorae::tasks {
 
+// The one-column facts the blocks are made of, exactly as they appear in them (and in the
+// corpus's fact drills): "7+9+1=17", "13-6-0=7" (x < y + borrow: written with x + 10),
+// "3*6+4=22", "20/4=5 r0".
+std::string AddFact(int x, int y, int carry);
+std::string SubtractFact(int x, int y, int borrow);
+std::string MultiplyFact(int x, int d, int carry);
+std::string DivideFact(int64_t n, int64_t d);
+
 // All operands >= 0 and small enough that results fit int64. Each appends its lines (each ending
 // in '\n') to *out and returns the result.
 int64_t AddSteps(int64_t a, int64_t b, std::string* out);

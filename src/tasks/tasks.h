@@ -94,6 +94,12 @@ std::string R1Response(const Problem& p);
 // linear, countdown), deterministic in seed. Never contains a held-out problem.
 std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed, Sampling sampling = Sampling::kTask);
 
+// Drill documents of the one-digit facts the worked solutions are built from, written exactly as
+// in the column blocks: "Facts:\n" then 24 lines such as "7+9+1=17", "13-6-0=7", "3*6+4=22",
+// "20/4=5 r0" (random digits, carries and remainders that can occur). A model that knows its
+// tables before it meets them inside long traces learns the traces faster, as children do.
+std::vector<std::string> FactDrills(int64_t documents, uint64_t seed);
+
 // ---- Lower-level pieces (used by the functions above; exposed for tests and tools) ----
 
 // The split of any problem: a hash of its canonical form (task and prompt; countdown: the sorted

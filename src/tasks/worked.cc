@@ -24,6 +24,7 @@
 #include "tasks/column.h"
 #include "tasks/expr.h"
 #include "tasks/rational.h"
+#include "tasks/rng.h"
 #include "tasks/tasks.h"
 #include "tasks/templates.h"
 
@@ -181,6 +182,33 @@ std::string WorkedSolution(const Problem& p) {
 
 std::string R1Response(const Problem& p) {
   return "<think>\n" + WorkedSolution(p) + "\n</think>\n\n<answer>" + AnswerText(p) + "</answer>";
+}
+
+std::vector<std::string> FactDrills(int64_t documents, uint64_t seed) {
+  constexpr int kFactsPerDocument = 24;
+  SplitMix64 rng(Mix64(seed) ^ Hash64("fact drills"));
+  std::vector<std::string> out;
+  for (int64_t d = 0; d < documents; ++d) {
+    std::string doc = "Facts:\n";
+    for (int i = 0; i < kFactsPerDocument; ++i) {
+      const uint64_t kind = rng.Below(20);  // 7 add : 5 subtract : 5 multiply : 3 divide
+      const int x = static_cast<int>(rng.Below(10)), y = static_cast<int>(rng.Below(10));
+      if (kind < 7) {
+        doc += AddFact(x, y, static_cast<int>(rng.Below(2)));
+      } else if (kind < 12) {
+        doc += SubtractFact(x, y, static_cast<int>(rng.Below(2)));
+      } else if (kind < 17) {
+        const int m = 2 + static_cast<int>(rng.Below(8));  // the carry into a column is below m
+        doc += MultiplyFact(x, m, static_cast<int>(rng.Below(static_cast<uint64_t>(m))));
+      } else {
+        const int64_t m = rng.Range(2, 12), r = rng.Range(0, m - 1);  // remainder, then next digit
+        doc += DivideFact(r * 10 + x, m);
+      }
+      doc += '\n';
+    }
+    out.push_back(std::move(doc));
+  }
+  return out;
 }
 
 std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed, Sampling sampling) {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tasks/column.h"
 #include "tasks/tasks.h"
 
 namespace gorae::tasks {
@@ -524,5 +525,51 @@ TEST(PretrainingCorpus, FormatSharesAndTrainOnly) {
   EXPECT_EQ(PretrainingCorpus(4, 1).size(), 4u);
 }
 
+
+TEST(FactDrills, EveryLineIsATrueFactInTheBlocksFormat) {
+  static const std::regex add(R"(^(\d)\+(\d)\+([01])=(\d+)$)"), sub(R"(^(\d+)-(\d)-([01])=(\d)$)"),
+      mul(R"(^(\d)\*(\d)\+(\d)=(\d+)$)"), div(R"(^(\d+)/(\d+)=(\d) r(\d+)$)");
+  const std::vector<std::string> docs = FactDrills(200, 3);
+  ASSERT_EQ(docs.size(), 200u);
+  EXPECT_EQ(docs, FactDrills(200, 3));
+  EXPECT_NE(docs, FactDrills(200, 4));
+  std::map<char, int> kinds;
+  for (const std::string& doc : docs) {
+    const std::vector<std::string> lines = Lines(doc);
+    ASSERT_EQ(lines.front(), "Facts:");
+    for (size_t i = 1; i < lines.size(); ++i) {
+      if (lines[i].empty()) continue;  // the final newline
+      std::smatch m;
+      const std::string& l = lines[i];
+      if (std::regex_match(l, m, add)) {
+        EXPECT_EQ(std::stoi(m[4]), std::stoi(m[1]) + std::stoi(m[2]) + std::stoi(m[3])) << l;
+        ++kinds['+'];
+      } else if (std::regex_match(l, m, sub)) {
+        const int top = std::stoi(m[1]), y = std::stoi(m[2]), b = std::stoi(m[3]);
+        EXPECT_TRUE(top <= 9 ? top >= y + b : top - 10 < y + b) << "borrow only when needed: " << l;
+        EXPECT_EQ(std::stoi(m[4]), top - y - b) << l;
+        ++kinds['-'];
+      } else if (std::regex_match(l, m, mul)) {
+        EXPECT_LT(std::stoi(m[3]), std::stoi(m[2])) << "a carry into x*d is below d: " << l;
+        EXPECT_EQ(std::stoi(m[4]), std::stoi(m[1]) * std::stoi(m[2]) + std::stoi(m[3])) << l;
+        ++kinds['*'];
+      } else if (std::regex_match(l, m, div)) {
+        const int64_t n = std::stoll(m[1]), d = std::stoll(m[2]);
+        EXPECT_TRUE(d >= 2 && d <= 12 && n < 10 * d) << "one quotient digit: " << l;
+        EXPECT_EQ(std::stoll(m[3]), n / d) << l;
+        EXPECT_EQ(std::stoll(m[4]), n % d) << l;
+        ++kinds['/'];
+      } else {
+        ADD_FAILURE() << "not a fact line: '" << l << "'";
+      }
+    }
+  }
+  for (char k : {'+', '-', '*', '/'}) EXPECT_GT(kinds[k], 500) << k;
+  // The drills are the very strings the blocks write.
+  EXPECT_EQ(AddFact(7, 9, 1), "7+9+1=17");
+  EXPECT_EQ(SubtractFact(3, 6, 0), "13-6-0=7");
+  EXPECT_EQ(MultiplyFact(3, 6, 4), "3*6+4=22");
+  EXPECT_EQ(DivideFact(20, 4), "20/4=5 r0");
+}
 }  // namespace
 }  // namespace gorae::tasks
