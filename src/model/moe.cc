@@ -72,9 +72,14 @@ Route RouteToken(const float* logits, const ModelConfig& c, const std::vector<fl
 
 void MlpForward(float* out, const float* x, int64_t T, const MlpWeights& w) {
   const int64_t inter = w.gate_proj.rows;
-  std::vector<float> gate(static_cast<size_t>(T * inter)), up(static_cast<size_t>(T * inter));  // (T, inter)
-  Linear(gate.data(), x, T, w.gate_proj);
-  Linear(up.data(), x, T, w.up_proj);
+  // Kept per thread between calls: a decode runs this once per layer per token with the same sizes.
+  thread_local std::vector<float> gate, up;  // (T, inter)
+  gate.resize(static_cast<size_t>(T * inter));
+  up.resize(static_cast<size_t>(T * inter));
+  // gate and up read the same input: one quantized copy of it and one parallel region (LinearMany).
+  float* const outs[] = {gate.data(), up.data()};
+  const Matrix* const ws[] = {&w.gate_proj, &w.up_proj};
+  LinearMany(outs, x, T, ws);
   SiluMul(gate.data(), gate.data(), up.data(), T * inter);
   Linear(out, gate.data(), T, w.down_proj);
 }

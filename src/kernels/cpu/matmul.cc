@@ -100,4 +100,17 @@ void Linear(float* out, const float* in, int64_t T, const Matrix& w) {
   }
 }
 
+void LinearMany(std::span<float* const> outs, const float* in, int64_t T, std::span<const Matrix* const> ws) {
+  constexpr size_t kMax = 8;
+  bool all_quantized = ws.size() <= kMax;
+  for (const Matrix* w : ws) all_quantized = all_quantized && w->is_quantized();
+  if (!all_quantized) {
+    for (size_t i = 0; i < ws.size(); ++i) Linear(outs[i], in, T, *ws[i]);
+    return;
+  }
+  QuantMatrix q[kMax];
+  for (size_t i = 0; i < ws.size(); ++i) q[i] = ws[i]->AsQuant();
+  QuantLinearMany(outs, in, T, std::span<const QuantMatrix>(q, ws.size()));
+}
+
 }  // namespace gorae

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "tensor/matrix.h"
 
@@ -13,6 +14,12 @@ namespace gorae {
 // dequantize-and-dot kernel reads each weight once, which is what bounds decode speed; for many
 // rows (prefill) the weight is decoded to fp32 in panels and each panel goes to sgemm.
 void Linear(float* out, const float* in, int64_t T, const Matrix& w);
+
+// outs[i] (T, ws[i]->rows) = in (T, cols) @ ws[i]^T for matrices that read the same input (q/k/v,
+// gate/up). When all of them are block-quantized they go to QuantLinearMany (the input quantized
+// once, one OpenMP region); otherwise each goes through Linear. Either way every output equals
+// Linear's for that matrix alone.
+void LinearMany(std::span<float* const> outs, const float* in, int64_t T, std::span<const Matrix* const> ws);
 
 // C (M, N) = alpha * A (M, K) @ op(B) + beta * C, row major; op(B) = B^T when b_transposed
 // (B stored (N, K)), else B (K, N). Thin wrapper over cblas_sgemm.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <span>
 
 #include <omp.h>
 
@@ -109,60 +110,134 @@ std::vector<uint8_t> QuantizeMatrix(GgmlType t, const float* src, int64_t rows, 
   return out;
 }
 
+namespace {
+
+// One matrix of a QuantLinearMany call: its kernels, the activation layout it reads and how its
+// rows are cut into slices.
+struct LinearJob {
+  QuantMatrix w;
+  float* out = nullptr;
+  quant_internal::DotFn dot = nullptr;
+  quant_internal::GemmFn gemm = nullptr;  // nullptr: loop over dot
+  int layout = 0;                         // index into the call's activation layouts
+  int64_t slice_rows = 0;
+  int64_t first_slice = 0;                // index of its first slice in the shared loop
+};
+
+// An activation layout: the matrices whose kernels read the same bytes share one quantized copy
+// of the input (q, k and v of a Q4_K_M file are Q4_K and Q6_K, both reading lane-interleaved Q8_K).
+struct ActLayout {
+  ActFormat format = ActFormat::kF32;
+  quant_internal::ActQuantFn quant = nullptr;  // nullptr: QuantizeActivationRow(type, ...)
+  GgmlType type = GgmlType::kF32;              // a type that reads this layout (for the reference quantizer)
+  size_t row_bytes = 0;                        // one input row in this layout (the fp32 row for kF32)
+  size_t offset = 0;                           // where its T rows start in the call's buffer
+};
+
+// The longest call is q/k/v (3 matrices); gate/up is 2.
+constexpr size_t kMaxJobs = 8;
+
+}  // namespace
+
 void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w) {
-  if (T <= 0 || w.rows == 0) return;
-  const GgmlTypeInfo info = GetGgmlTypeInfo(w.type);
-  GORAE_CHECK(info.computable && w.cols % info.block_elems == 0, "QuantLinear on {} with {} columns",
-              GgmlTypeName(w.type), w.cols);
-  const quant_internal::DotFn dot = Kernel(w.type);
-  const quant_internal::Gemm gemm = GemmKernel(w.type);
-  if (T == 1 && !gemm.single) {  // decode: one activation, the row kernel streams the weights
-    QuantActivation act;
-    act.Quantize(w.type, in, w.cols);
-    const void* a = act.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < w.rows; ++r) out[r] = dot(w.row(r), a, w.cols);
-    return;
+  QuantLinearMany(std::span<float* const>(&out, 1), in, T, std::span<const QuantMatrix>(&w, 1));
+}
+
+void QuantLinearMany(std::span<float* const> outs, const float* in, int64_t T, std::span<const QuantMatrix> ws) {
+  GORAE_CHECK(outs.size() == ws.size() && ws.size() <= kMaxJobs, "QuantLinearMany: {} outputs for {} matrices",
+              outs.size(), ws.size());
+  if (T <= 0 || ws.empty()) return;
+  const int64_t cols = ws[0].cols;
+  LinearJob jobs[kMaxJobs];
+  ActLayout layouts[kMaxJobs];
+  int n_jobs = 0, n_layouts = 0;
+  int64_t total_rows = 0;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const QuantMatrix& w = ws[i];
+    const GgmlTypeInfo info = GetGgmlTypeInfo(w.type);
+    GORAE_CHECK(info.computable && w.cols % info.block_elems == 0, "QuantLinear on {} with {} columns",
+                GgmlTypeName(w.type), w.cols);
+    GORAE_CHECK(w.cols == cols, "QuantLinearMany: matrices of {} and {} columns share one input", cols, w.cols);
+    if (w.rows == 0) continue;
+    LinearJob& j = jobs[n_jobs++];
+    j.w = w;
+    j.out = outs[i];
+    j.dot = Kernel(w.type);
+    const quant_internal::Gemm gemm = GemmKernel(w.type);
+    // With one input row the tile only pays where it is also the faster row kernel (gemm.single).
+    const bool use_gemm = gemm.fn != nullptr && (T > 1 || gemm.single);
+    j.gemm = use_gemm ? gemm.fn : nullptr;
+    ActLayout want;
+    want.format = ActFormatFor(w.type);
+    want.quant = use_gemm ? gemm.quant : nullptr;
+    want.type = w.type;
+    want.row_bytes = want.format == ActFormat::kF32 ? static_cast<size_t>(cols) * sizeof(float)
+                                                   : ActivationRowBytes(w.type, cols);
+    int l = 0;
+    while (l < n_layouts && !(layouts[l].format == want.format && layouts[l].quant == want.quant)) ++l;
+    if (l == n_layouts) layouts[n_layouts++] = want;
+    j.layout = l;
+    total_rows += w.rows;
   }
-  const bool f32_act = ActFormatFor(w.type) == ActFormat::kF32;
-  const size_t act_bytes = f32_act ? static_cast<size_t>(w.cols) * sizeof(float) : ActivationRowBytes(w.type, w.cols);
-  // One buffer per calling thread, kept between calls: a prefill calls this 7 times per layer
-  // with up to a few MB of activations, and fresh allocations would fault their pages in each time.
+  if (n_jobs == 0) return;
+
+  // One buffer per calling thread, kept between calls: a prefill calls this per layer with up to a
+  // few MB of activations, and fresh allocations would fault their pages in each time; a decode
+  // would allocate per matrix per token.
   thread_local std::vector<uint8_t> act_buf;
-  if (!f32_act && act_buf.size() < act_bytes * static_cast<size_t>(T)) act_buf.resize(act_bytes * static_cast<size_t>(T));
-  const uint8_t* act = f32_act ? reinterpret_cast<const uint8_t*>(in) : act_buf.data();
-  uint8_t* act_out = act_buf.data();
-  const size_t row_bytes = w.row_bytes();
-  // Slices: at most kSliceBytes of weights, and at least 4 per thread so a thread slowed by other
-  // work on the machine does not hold up the others (dynamic schedule).
+  size_t bytes = 0;
+  for (int l = 0; l < n_layouts; ++l) {
+    layouts[l].offset = bytes;
+    if (layouts[l].format != ActFormat::kF32) bytes += layouts[l].row_bytes * static_cast<size_t>(T);
+  }
+  if (act_buf.size() < bytes) act_buf.resize(bytes);
+  uint8_t* buf = act_buf.data();
+
+  // Slices: at most kSliceBytes of weights, and at least 4 per thread over all the matrices so a
+  // thread slowed by other work on the machine does not hold up the others (dynamic schedule).
   const int64_t threads = omp_get_max_threads();
-  int64_t slice_rows = std::max<int64_t>(1, static_cast<int64_t>(kSliceBytes / row_bytes));
-  slice_rows = std::min(slice_rows, std::max<int64_t>(1, (w.rows + 4 * threads - 1) / (4 * threads)));
-  const int64_t slices = (w.rows + slice_rows - 1) / slice_rows;
-  // One parallel region: the input rows are quantized by all threads, then the slices.
+  const int64_t fair_rows = std::max<int64_t>(1, (total_rows + 4 * threads - 1) / (4 * threads));
+  int64_t slices = 0;
+  for (int i = 0; i < n_jobs; ++i) {
+    LinearJob& j = jobs[i];
+    j.slice_rows = std::min(std::max<int64_t>(1, static_cast<int64_t>(kSliceBytes / j.w.row_bytes())), fair_rows);
+    j.first_slice = slices;
+    slices += (j.w.rows + j.slice_rows - 1) / j.slice_rows;
+  }
+  const int64_t quant_rows = n_layouts * T;
+
+  // One parallel region for all the matrices: the input rows are quantized (once per layout) by
+  // all threads, then every matrix's slices go through one dynamic loop.
 #pragma omp parallel
   {
-    if (!f32_act) {
 #pragma omp for schedule(static)
-      for (int64_t t = 0; t < T; ++t) {
-        uint8_t* a = act_out + t * act_bytes;
-        if (gemm.fn != nullptr && gemm.quant != nullptr) {
-          gemm.quant(in + t * w.cols, w.cols, a);
-        } else {
-          QuantizeActivationRow(w.type, in + t * w.cols, w.cols, a);
-        }
+    for (int64_t q = 0; q < quant_rows; ++q) {
+      const ActLayout& l = layouts[q / T];
+      const int64_t t = q % T;
+      if (l.format == ActFormat::kF32) continue;
+      uint8_t* a = buf + l.offset + static_cast<size_t>(t) * l.row_bytes;
+      if (l.quant != nullptr) {
+        l.quant(in + t * cols, cols, a);
+      } else {
+        QuantizeActivationRow(l.type, in + t * cols, cols, a);
       }
     }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < slices; ++s) {
-      const int64_t r0 = s * slice_rows;
-      const int64_t nr = std::min(slice_rows, w.rows - r0);
-      if (gemm.fn != nullptr) {
-        gemm.fn(w.row(r0), row_bytes, nr, act, act_bytes, T, w.cols, out + r0, w.rows);
+      int i = 0;
+      while (i + 1 < n_jobs && jobs[i + 1].first_slice <= s) ++i;
+      const LinearJob& j = jobs[i];
+      const ActLayout& l = layouts[j.layout];
+      const uint8_t* act = l.format == ActFormat::kF32 ? reinterpret_cast<const uint8_t*>(in) : buf + l.offset;
+      const int64_t r0 = (s - j.first_slice) * j.slice_rows;
+      const int64_t nr = std::min(j.slice_rows, j.w.rows - r0);
+      const size_t row_bytes = j.w.row_bytes();
+      if (j.gemm != nullptr) {
+        j.gemm(j.w.row(r0), row_bytes, nr, act, l.row_bytes, T, cols, j.out + r0, j.w.rows);
       } else {
         for (int64_t r = r0; r < r0 + nr; ++r) {
-          const uint8_t* row = w.row(r);
-          for (int64_t t = 0; t < T; ++t) out[t * w.rows + r] = dot(row, act + t * act_bytes, w.cols);
+          const uint8_t* row = j.w.row(r);
+          for (int64_t t = 0; t < T; ++t) j.out[t * j.w.rows + r] = j.dot(row, act + t * l.row_bytes, cols);
         }
       }
     }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/status.h"
@@ -87,5 +88,13 @@ float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_
 // input rows instead of once per (row, input) pair. Results equal QuantDot's integer sums; the
 // fp32 order of additions may differ (so not always bit-identical to QuantDot, even for T = 1).
 void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w);
+
+// Products that read the same input (q/k/v, gate/up): outs[i] (T, ws[i].rows) = in (T, cols) @
+// ws[i]^T, every ws[i] with the same cols (at most 8 matrices). Each output equals what QuantLinear
+// gives for that matrix alone, but the input is quantized once per activation layout the matrices'
+// kernels read (not once per matrix), and the slices of all the matrices share one OpenMP region
+// and one dynamic loop: in decode, where each product takes tens of microseconds, the per-region
+// start, barrier and the last slice's wait are paid once instead of once per matrix.
+void QuantLinearMany(std::span<float* const> outs, const float* in, int64_t T, std::span<const QuantMatrix> ws);
 
 }  // namespace gorae
