@@ -244,6 +244,11 @@ def write_chat_goldens():
         'deepseek_r1': open(os.path.join(TESTS, 'data', 'deepseek_r1.jinja'), encoding='utf-8').read(),
         'deepseek_r1_initial': open(os.path.join(TESTS, 'data', 'deepseek_r1_initial.jinja'), encoding='utf-8').read(),
         'gorae': open(os.path.join(TESTS, 'data', 'gorae.jinja'), encoding='utf-8').read(),
+        # ChatML: Qwen2.5's (as Qwen2.5-Coder-1.5B-Instruct's GGUF carries it), Qwen2-Instruct's, and
+        # the bare ChatML template (no default system message).
+        'qwen2_5': open(os.path.join(TESTS, 'data', 'qwen2_5.jinja'), encoding='utf-8').read(),
+        'qwen2': open(os.path.join(TESTS, 'data', 'qwen2.jinja'), encoding='utf-8').read(),
+        'chatml': open(os.path.join(TESTS, 'data', 'chatml.jinja'), encoding='utf-8').read(),
     }
     for name, template in templates.items():
         rows = []
@@ -262,7 +267,11 @@ def write_chat_goldens():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--gorae', help='gorae binary, to write the trained-tokenizer golden')
+    ap.add_argument('--chat-only', action='store_true', help='write only the chat template goldens')
     args = ap.parse_args()
+    if args.chat_only:
+        write_chat_goldens()
+        return
     texts = CURATED + fuzz_strings(300, 1234)
 
     ds = Tokenizer.from_file(os.path.join(DEEPSEEK_DIR, 'tokenizer.json'))

@@ -1,5 +1,6 @@
 #include "tokenizer/chat_template.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace gorae::tokenizer {
@@ -141,7 +142,119 @@ Result<std::string> RenderGorae(const std::vector<ChatMessage>& messages, bool a
   return out;
 }
 
+// ChatML (see chat_template.h). The markers are searched in the template with all whitespace
+// removed, so indentation and line breaks between Jinja tags do not matter.
+constexpr std::string_view kImStart = "<|im_start|>";
+constexpr std::string_view kImEnd = "<|im_end|>";
+
+std::string WithoutWhitespace(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c != ' ' && c != '\n' && c != '\t' && c != '\r') out += c;
+  }
+  return out;
+}
+
+bool IsChatML(std::string_view jinja) {
+  std::string t = WithoutWhitespace(jinja);
+  std::replace(t.begin(), t.end(), '"', '\'');
+  auto has = [&](std::string_view needle) { return t.find(needle) != std::string::npos; };
+  const bool message_line = has("'<|im_start|>'+message['role']+'\\n'+message['content']+'<|im_end|>'") ||
+                            has("'<|im_start|>'+message.role+'\\n'+message.content+'<|im_end|>'");
+  // What this renderer does not do: strip reasoning from past turns, or put BOS/EOS anywhere.
+  const bool other_rules = has("</think>") || has("reasoning_content") || has("bos_token") || has("eos_token");
+  return message_line && has("add_generation_prompt") && has("'<|im_start|>assistant\\n'") && !other_rules;
+}
+
+// The Jinja string literal that starts at s[open] (a quote), decoded (\n, \t, \', \", \\);
+// nullopt if it does not close.
+std::optional<std::string> ReadJinjaString(std::string_view s, size_t open) {
+  const char quote = s[open];
+  std::string out;
+  for (size_t i = open + 1; i < s.size(); ++i) {
+    if (s[i] == quote) return out;
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      out += s[i];
+      continue;
+    }
+    const char e = s[++i];
+    out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+  }
+  return std::nullopt;
+}
+
+Result<std::string> RenderChatML(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                 std::string_view jinja) {
+  GORAE_ASSIGN_OR_RETURN(std::optional<std::string> default_system, ChatMLDefaultSystem(jinja));
+  // Qwen2.5 sends tool results back as a user turn of <tool_response> blocks, and renders no other
+  // roles; a plain ChatML template writes every role as its own turn.
+  const bool tool_responses = jinja.find("<tool_response>") != std::string_view::npos;
+  auto turn = [](std::string* out, std::string_view role, std::string_view content) {
+    *out += kImStart;
+    *out += role;
+    *out += '\n';
+    *out += content;
+    *out += kImEnd;
+    *out += '\n';
+  };
+  std::string out;
+  const bool first_is_system = !messages.empty() && messages[0].role == "system";
+  if (first_is_system) {
+    turn(&out, "system", messages[0].content);
+  } else if (default_system) {
+    turn(&out, "system", *default_system);
+  }
+  for (size_t i = first_is_system ? 1 : 0; i < messages.size(); ++i) {
+    const ChatMessage& m = messages[i];
+    const bool plain_role = m.role == "user" || m.role == "system" || m.role == "assistant";
+    if (plain_role || !tool_responses) {
+      turn(&out, m.role, m.content);
+    } else if (m.role == "tool") {
+      if (i == 0 || messages[i - 1].role != "tool") {
+        out += kImStart;
+        out += "user";
+      }
+      out += "\n<tool_response>\n";
+      out += m.content;
+      out += "\n</tool_response>";
+      if (i + 1 == messages.size() || messages[i + 1].role != "tool") {
+        out += kImEnd;
+        out += '\n';
+      }
+    }
+  }
+  if (add_generation_prompt) {
+    out += kImStart;
+    out += "assistant\n";
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<std::optional<std::string>> ChatMLDefaultSystem(std::string_view jinja) {
+  // A literal that is a whole system turn: '<|im_start|>system\n' + text + '<|im_end|>' (+ '\n').
+  // Literals that only open the turn ('<|im_start|>system\n' + messages[0]['content'] + ...) are
+  // not defaults.
+  constexpr std::string_view kOpen = "<|im_start|>system\\n";
+  std::optional<std::string> found;
+  for (size_t p = jinja.find(kOpen); p != std::string_view::npos; p = jinja.find(kOpen, p + 1)) {
+    if (p == 0 || (jinja[p - 1] != '\'' && jinja[p - 1] != '"')) continue;
+    std::optional<std::string> lit = ReadJinjaString(jinja, p - 1);
+    if (!lit) continue;
+    std::string_view v = *lit;
+    v.remove_prefix(std::string_view("<|im_start|>system\n").size());
+    if (v.ends_with('\n')) v.remove_suffix(1);
+    if (!v.ends_with(kImEnd)) continue;
+    v.remove_suffix(kImEnd.size());
+    if (found && *found != v) {
+      return Unsupported("chat_template has two different default system messages ('{}' and '{}')", *found,
+                         std::string(v));
+    }
+    found = std::string(v);
+  }
+  return found;
+}
 
 std::string_view ChatTemplateName(ChatTemplateKind kind) {
   switch (kind) {
@@ -149,6 +262,7 @@ std::string_view ChatTemplateName(ChatTemplateKind kind) {
     case ChatTemplateKind::kDeepSeekR1: return "deepseek-r1";
     case ChatTemplateKind::kDeepSeekR1Initial: return "deepseek-r1-initial";
     case ChatTemplateKind::kGorae: return "gorae";
+    case ChatTemplateKind::kChatML: return "chatml";
   }
   return "?";
 }
@@ -161,14 +275,19 @@ Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja) {
   if (jinja.size() == kDeepSeekV3Size && h == kDeepSeekV3Hash) return ChatTemplateKind::kDeepSeekV3;
   if (jinja.size() == kDeepSeekR1Size && h == kDeepSeekR1Hash) return ChatTemplateKind::kDeepSeekR1;
   if (jinja.size() == kDeepSeekR1InitialSize && h == kDeepSeekR1InitialHash) return ChatTemplateKind::kDeepSeekR1Initial;
+  if (IsChatML(jinja)) {
+    GORAE_RETURN_IF_ERROR(ChatMLDefaultSystem(jinja).status());
+    return ChatTemplateKind::kChatML;
+  }
   return Unsupported(
-      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, deepseek-r1-initial, gorae; this "
+      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, deepseek-r1-initial, gorae, chatml; this "
       "one has {} bytes, fnv1a64 {:016x}, begins '{}')",
       jinja.size(), h, std::string(jinja.substr(0, 60)));
 }
 
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
-                                       bool add_generation_prompt, std::string_view bos_token) {
+                                       bool add_generation_prompt, std::string_view bos_token,
+                                       std::string_view jinja) {
   switch (kind) {
     case ChatTemplateKind::kDeepSeekV3:
       return RenderDeepSeek({true, false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
@@ -179,6 +298,8 @@ Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<
       return RenderDeepSeek({false, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kGorae:
       return RenderGorae(messages, add_generation_prompt, bos_token);
+    case ChatTemplateKind::kChatML:
+      return RenderChatML(messages, add_generation_prompt, jinja);
   }
   return Unsupported("unknown chat template kind");
 }

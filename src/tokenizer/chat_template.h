@@ -15,6 +15,16 @@
 //   gorae        gorae's own models (written by `gorae tokenizer train`): DeepSeek tokens, and an
 //                assistant turn's reasoning_content is kept as "<think>\n...\n</think>\n\n"
 //                before its content, so SFT can train on reasoning traces.
+//   chatml       the ChatML family (Qwen2, Qwen2.5, Qwen2.5-Coder, ...): "<|im_start|>{role}\n{content}<|im_end|>\n"
+//                per message and "<|im_start|>assistant\n" as the generation prompt. Recognised by
+//                structure, not by exact text, because every Qwen release (and GGUF converters)
+//                ships a slightly different template around the same rule. A first system message
+//                opens the prompt; without one, the template's default system message (the
+//                literal '<|im_start|>system\n...<|im_end|>' it contains, e.g. Qwen2.5's "You are
+//                Qwen, created by Alibaba Cloud. ...") is used. Tool results are wrapped as Qwen2.5
+//                does ("<|im_start|>user\n<tool_response>\n...\n</tool_response><|im_end|>") when
+//                the template has <tool_response>. Templates that also strip "</think>" (QwQ,
+//                Qwen3), use reasoning_content, bos_token or eos_token are not taken for ChatML.
 #pragma once
 
 #include <optional>
@@ -32,7 +42,7 @@ struct ChatMessage {
   std::optional<std::string> reasoning_content;  // used by the gorae template only
 };
 
-enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae };
+enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML };
 
 // Name used in messages and by the CLI ("deepseek-v3", ...).
 std::string_view ChatTemplateName(ChatTemplateKind kind);
@@ -44,8 +54,14 @@ Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja);
 std::string_view GoraeChatTemplate();
 
 // Renders `messages` as the template would with bos_token = `bos_token`. Messages with roles
-// the template ignores produce nothing, as in the Jinja original.
+// the template ignores produce nothing, as in the Jinja original. `jinja` is the template's text:
+// kChatML reads its default system message from it (empty: none); the other kinds ignore it.
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
-                                       bool add_generation_prompt, std::string_view bos_token);
+                                       bool add_generation_prompt, std::string_view bos_token,
+                                       std::string_view jinja = {});
+
+// kChatML's default system message in a template's text, decoded from its Jinja string literal;
+// nullopt when the template has none. Unsupported when it has several different ones.
+Result<std::optional<std::string>> ChatMLDefaultSystem(std::string_view jinja);
 
 }  // namespace gorae::tokenizer

@@ -124,7 +124,7 @@ Result<std::string> Tokenizer::Decode(std::span<const int32_t> ids, bool skip_sp
 Result<std::string> Tokenizer::RenderChat(const std::vector<ChatMessage>& messages,
                                           bool add_generation_prompt) const {
   if (!chat_template_.ok()) return chat_template_.status();
-  return RenderChatTemplate(chat_template_.value(), messages, add_generation_prompt, bos_token_);
+  return RenderChatTemplate(chat_template_.value(), messages, add_generation_prompt, bos_token_, chat_template_text_);
 }
 
 Result<std::string> StreamDecoder::Push(int32_t id) {

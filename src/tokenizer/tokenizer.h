@@ -101,6 +101,7 @@ class Tokenizer {
   int32_t bos_id_ = -1, eos_id_ = -1, eot_id_ = -1, pad_id_ = -1;
   std::string bos_token_, eos_token_;
   Result<ChatTemplateKind> chat_template_ = Status(StatusCode::kNotFound, "no chat_template");
+  std::string chat_template_text_;  // the Jinja text (kChatML reads its default system message)
 };
 
 // Turns a stream of ids into text as it arrives. Push returns only complete UTF-8: bytes of a

@@ -182,6 +182,7 @@ Status Tokenizer::Init(std::string_view tokenizer_json, std::string_view config_
         if (e.is_object() && e.value("name", std::string()) == "default" && e.contains("template"))
           text = e["template"].get<std::string>();
     }
+    chat_template_text_ = text;
     chat_template_ = text.empty() ? Result<ChatTemplateKind>(Unsupported("tokenizer_config.json: chat_template has no default template"))
                                   : IdentifyChatTemplate(text);
   } else {

@@ -88,7 +88,7 @@ TEST_P(ChatGolden, MatchesTransformers) {
       if (m.contains("reasoning_content")) msg.reasoning_content = m["reasoning_content"].get<std::string>();
       messages.push_back(msg);
     }
-    auto text = RenderChatTemplate(kind, messages, row["add_generation_prompt"], "<｜begin▁of▁sentence｜>");
+    auto text = RenderChatTemplate(kind, messages, row["add_generation_prompt"], "<｜begin▁of▁sentence｜>", jinja);
     ASSERT_TRUE(text.ok()) << text.status().ToString();
     EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
   }
@@ -98,7 +98,43 @@ INSTANTIATE_TEST_SUITE_P(Templates, ChatGolden,
                          ::testing::Values(std::make_pair("deepseek_v3", ChatTemplateKind::kDeepSeekV3),
                                            std::make_pair("deepseek_r1", ChatTemplateKind::kDeepSeekR1),
                                            std::make_pair("deepseek_r1_initial", ChatTemplateKind::kDeepSeekR1Initial),
-                                           std::make_pair("gorae", ChatTemplateKind::kGorae)));
+                                           std::make_pair("gorae", ChatTemplateKind::kGorae),
+                                           // Qwen2.5-Coder-1.5B-Instruct's GGUF template, word for word
+                                           std::make_pair("qwen2_5", ChatTemplateKind::kChatML),
+                                           std::make_pair("qwen2", ChatTemplateKind::kChatML),
+                                           std::make_pair("chatml", ChatTemplateKind::kChatML)));
+
+TEST(ChatML, DefaultSystemMessageComesFromTheTemplate) {
+  auto qwen25 = ChatMLDefaultSystem(testing::ReadFileOrDie(TestPath("data/qwen2_5.jinja")));
+  ASSERT_TRUE(qwen25.ok()) << qwen25.status().ToString();
+  EXPECT_EQ(qwen25->value_or("(none)"), "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  auto qwen2 = ChatMLDefaultSystem(testing::ReadFileOrDie(TestPath("data/qwen2.jinja")));
+  ASSERT_TRUE(qwen2.ok());
+  EXPECT_EQ(qwen2->value_or("(none)"), "You are a helpful assistant.");
+  auto bare = ChatMLDefaultSystem(testing::ReadFileOrDie(TestPath("data/chatml.jinja")));
+  ASSERT_TRUE(bare.ok());
+  EXPECT_FALSE(bare->has_value());
+  // Escapes in the literal are decoded.
+  auto escaped = ChatMLDefaultSystem(R"({{ '<|im_start|>system\nIt\'s "x".\n<|im_end|>\n' }})");
+  ASSERT_TRUE(escaped.ok());
+  EXPECT_EQ(escaped->value_or("(none)"), "It's \"x\".\n");
+}
+
+TEST(ChatML, TemplatesWithOtherRulesAreNotTakenForChatML) {
+  const std::string bare = testing::ReadFileOrDie(TestPath("data/chatml.jinja"));
+  ASSERT_TRUE(IdentifyChatTemplate(bare).ok());
+  // QwQ-style: past assistant turns lose their reasoning; rendering them whole would be wrong.
+  const std::string strips = "{% set c = message['content'].split('</think>')[-1] %}" + bare;
+  EXPECT_EQ(IdentifyChatTemplate(strips).status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(IdentifyChatTemplate("{{ bos_token }}" + bare).status().code(), StatusCode::kUnsupported);
+  // Two different defaults: which one applies depends on logic this renderer does not run.
+  const std::string two = "{{ '<|im_start|>system\\nA<|im_end|>\\n' }}{{ '<|im_start|>system\\nB<|im_end|>\\n' }}" + bare;
+  EXPECT_EQ(IdentifyChatTemplate(two).status().code(), StatusCode::kUnsupported);
+  // The per-message line must be ChatML's exactly (here content is trimmed first).
+  std::string trimmed = bare;
+  trimmed.replace(trimmed.find("message['content']"), 18, "message['content'] | trim");
+  EXPECT_EQ(IdentifyChatTemplate(trimmed).status().code(), StatusCode::kUnsupported);
+}
 
 }  // namespace
 }  // namespace gorae::tokenizer
