@@ -72,6 +72,7 @@ int RunGenerate(const GenerateCliOptions& o) {
 
   GenerateOptions gen;
   gen.max_new_tokens = o.max_tokens;
+  if (tok) gen.vocab_limit = tok->vocab_size();  // text output: only ids the tokenizer can decode
   if (!o.ignore_eos) {
     for (int64_t id : (*model)->config().eos_token_ids) gen.stop_ids.push_back(static_cast<int>(id));
     if (tok && tok->eot_id() >= 0) gen.stop_ids.push_back(tok->eot_id());

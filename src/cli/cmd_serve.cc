@@ -43,6 +43,7 @@ int RunServe(ServeOptions& o) {
   server::ServerOptions& so = o.server;
   so.engine.context = o.ctx;
   so.engine.mla = o.model.mla_mode();
+  so.engine.vocab_limit = (*tok)->vocab_size();  // padded ids past the tokenizer have no text
   so.drain_timeout = std::chrono::seconds(o.drain_seconds);
   so.max_body_bytes = o.max_body_mb << 20;
   if (so.model_name.empty()) {

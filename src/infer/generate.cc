@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <limits>
 
 namespace gorae {
+
+void MaskPastVocabLimit(std::span<float> logits, int64_t limit) {
+  if (limit <= 0 || limit >= static_cast<int64_t>(logits.size())) return;
+  std::fill(logits.begin() + limit, logits.end(), -std::numeric_limits<float>::infinity());
+}
 
 Result<Generation> Generate(const Model& model, KVCache& cache, std::span<const int> prompt, Sampler& sampler,
                             const GenerateOptions& options, const TokenCallback& on_token) {
@@ -16,6 +22,7 @@ Result<Generation> Generate(const Model& model, KVCache& cache, std::span<const 
 
   Generation g;
   for (int i = 0; i < options.max_new_tokens; ++i) {
+    MaskPastVocabLimit(logits, options.vocab_limit);
     const int next = sampler.Sample(logits, history);
     g.tokens.push_back(next);
     history.push_back(next);

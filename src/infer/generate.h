@@ -15,7 +15,13 @@ namespace gorae {
 struct GenerateOptions {
   int max_new_tokens = 32;
   std::vector<int> stop_ids;  // generation ends after emitting one of these
+  // Ids at or past this are never sampled (0: no limit). Models pad vocab_size past their
+  // tokenizer's ids (to a multiple of 64, say); a padded id has a logit but no text.
+  int64_t vocab_limit = 0;
 };
+
+// Sets logits[limit..] to -infinity when 0 < limit < logits.size(): the ids a sampler must not pick.
+void MaskPastVocabLimit(std::span<float> logits, int64_t limit);
 
 enum class FinishReason { kStop, kLength };
 

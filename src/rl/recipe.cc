@@ -216,8 +216,8 @@ Status RunRecipe(const RecipeOptions& o) {
   std::printf("gorae demo: the DeepSeek-R1 recipe on built-in verifiable tasks, in %s\n\n", out.c_str());
 
   // 1. Corpus and cold-start data.
-  std::printf("1. corpus: %lld worked solutions (arithmetic, linear equations, countdown)\n",
-              static_cast<long long>(s.corpus_docs));
+  std::printf("1. corpus: %lld worked solutions (arithmetic, linear equations, countdown) and %lld fact drills\n",
+              static_cast<long long>(s.corpus_docs), static_cast<long long>(s.fact_drills));
   const tasks::Sampling sampling = s.short_operands != 0 ? tasks::Sampling::kShortOperands : tasks::Sampling::kTask;
   std::vector<std::string> corpus = tasks::PretrainingCorpus(s.corpus_docs, o.seed, sampling);
   if (s.fact_drills > 0) {

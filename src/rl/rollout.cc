@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "infer/generate.h"
 #include "rl/grpo_loss.h"
 
 namespace gorae::rl {
@@ -101,9 +102,7 @@ Result<std::vector<Rollout>> RunRollouts(const Model& model, const std::vector<s
         finish(*s, FinishReason::kLength, "non-finite logits");
         continue;
       }
-      if (options.vocab_limit > 0 && options.vocab_limit < V) {
-        std::fill(s->logits.begin() + options.vocab_limit, s->logits.end(), -std::numeric_limits<float>::infinity());
-      }
+      MaskPastVocabLimit(s->logits, options.vocab_limit);
       const int next = s->sampler->Sample(s->logits, s->history);
       r.tokens.push_back(next);
       r.logprobs.push_back(static_cast<float>(LogProbAndEntropy(s->logits, next, options.logprob_temperature).logp));

@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/threads.h"
+#include "infer/generate.h"
 
 namespace gorae::server {
 
@@ -308,6 +309,7 @@ void BatchEngine::Step() {
         s.prefilled += steps[k].tokens.size();
         if (s.prefilled < s.spec.prompt.size()) continue;  // more prompt to go
       }
+      MaskPastVocabLimit(s.logits, options_.vocab_limit);
       const int token = s.sampler->Sample(s.logits, s.history);
       ++sampled;
       s.history.push_back(token);

@@ -85,6 +85,7 @@ struct EngineOptions {
   int64_t context = 4096;    // prompt + max_tokens per sequence at most
   int prefill_chunk = 256;   // prompt tokens per step, over all sequences (bounds decode stalls)
   MlaMode mla = MlaMode::kAbsorbed;
+  int64_t vocab_limit = 0;   // ids at or past this are never sampled (the tokenizer's size; 0: none)
 };
 
 // Submit's answer: a job, or why there is none.

@@ -1,6 +1,7 @@
 // Batched rollouts against one-sequence generation: the same tokens (greedy and seeded
 // sampling), log-probabilities equal to log softmax of the engine's logits, masks and finish
 // reasons, and whole-call errors.
+#include <algorithm>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -67,6 +68,49 @@ TEST(Rollout, GreedyEqualsGenerateOneByOne) {
       seq.push_back(x.tokens[j]);
     }
   }
+}
+
+TEST(Rollout, PaddedIdsPastTheVocabLimitAreNeverSampled) {
+  // Ids 40..63 stand for a model's padding past its tokenizer: with the limit set, neither
+  // Generate nor the rollouts pick one, however hot the sampling; without it they do.
+  TinyPolicy p = MakePolicy();
+  auto sample_ids = [&](int64_t limit) {
+    std::vector<int> ids;
+    SamplerConfig hot;
+    hot.temperature = 5.0f;
+    hot.seed = 3;
+    Sampler s(hot);
+    KVCache cache = p.model->NewCache(MlaMode::kNaive);
+    GenerateOptions g;
+    g.max_new_tokens = 200;
+    g.vocab_limit = limit;
+    auto gen = Generate(*p.model, cache, kPrompts[0], s, g);
+    EXPECT_TRUE(gen.ok());
+    if (gen.ok()) ids = gen->tokens;
+    RolloutOptions o;
+    o.max_new_tokens = 100;
+    o.sampler = hot;
+    o.vocab_limit = limit;
+    auto r = RunRollouts(*p.model, kPrompts, 2, o);
+    EXPECT_TRUE(r.ok());
+    if (r.ok()) {
+      for (const Rollout& x : *r) ids.insert(ids.end(), x.tokens.begin(), x.tokens.end());
+    }
+    return ids;
+  };
+  const std::vector<int> limited = sample_ids(40), free = sample_ids(0);
+  EXPECT_EQ(limited.size(), 800u);
+  for (int id : limited) EXPECT_LT(id, 40);
+  EXPECT_TRUE(std::any_of(free.begin(), free.end(), [](int id) { return id >= 40; }));
+
+  std::vector<float> logits = {1, 2, 3, 4};
+  MaskPastVocabLimit(logits, 2);
+  EXPECT_EQ(logits[1], 2.0f);
+  EXPECT_TRUE(std::isinf(logits[2]) && logits[3] < 0);
+  std::vector<float> same = {1, 2};
+  MaskPastVocabLimit(same, 0);
+  MaskPastVocabLimit(same, 5);
+  EXPECT_EQ(same, (std::vector<float>{1, 2}));
 }
 
 TEST(Rollout, SampledSequencesAreSeededPerSequence) {
