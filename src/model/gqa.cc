@@ -84,7 +84,7 @@ void GqaForward(float* out, const float* x, int64_t N, int64_t layer, const Atte
 #pragma omp parallel num_threads(threads)
   {
     float* scratch = keys + omp_get_thread_num() * max_keys;
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(static) nowait  // the region's end is the barrier
     for (int64_t t = 0; t < N; ++t) {
       for (int64_t h = 0; h < H; ++h) {
         const float* base = rows[t].cache->Row(layer, 0);

@@ -205,24 +205,34 @@ void QuantLinearMany(std::span<float* const> outs, const float* in, int64_t T, s
     slices += (j.w.rows + j.slice_rows - 1) / j.slice_rows;
   }
   const int64_t quant_rows = n_layouts * T;
+  auto quantize = [&](int64_t q) {  // input row q % T in layout q / T
+    const ActLayout& l = layouts[q / T];
+    const int64_t t = q % T;
+    if (l.format == ActFormat::kF32) return;
+    uint8_t* a = buf + l.offset + static_cast<size_t>(t) * l.row_bytes;
+    if (l.quant != nullptr) {
+      l.quant(in + t * cols, cols, a);
+    } else {
+      QuantizeActivationRow(l.type, in + t * cols, cols, a);
+    }
+  };
+  // Decode: a row or two take a microsecond or so, less than the barrier that would follow them
+  // inside the region (and a barrier is where a thread preempted by other work makes the rest wait).
+  const bool serial_quant = T == 1;
+  if (serial_quant) {
+    for (int64_t q = 0; q < quant_rows; ++q) quantize(q);
+  }
 
   // One parallel region for all the matrices: the input rows are quantized (once per layout) by
   // all threads, then every matrix's slices go through one dynamic loop.
 #pragma omp parallel
   {
+    if (!serial_quant) {
 #pragma omp for schedule(static)
-    for (int64_t q = 0; q < quant_rows; ++q) {
-      const ActLayout& l = layouts[q / T];
-      const int64_t t = q % T;
-      if (l.format == ActFormat::kF32) continue;
-      uint8_t* a = buf + l.offset + static_cast<size_t>(t) * l.row_bytes;
-      if (l.quant != nullptr) {
-        l.quant(in + t * cols, cols, a);
-      } else {
-        QuantizeActivationRow(l.type, in + t * cols, cols, a);
-      }
+      for (int64_t q = 0; q < quant_rows; ++q) quantize(q);
     }
-#pragma omp for schedule(dynamic, 1)
+    // nowait: the end of the region is the one barrier the slices need.
+#pragma omp for schedule(dynamic, 1) nowait
     for (int64_t s = 0; s < slices; ++s) {
       int i = 0;
       while (i + 1 < n_jobs && jobs[i + 1].first_slice <= s) ++i;
