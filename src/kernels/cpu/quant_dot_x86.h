@@ -197,6 +197,23 @@ float SimdDotQ5_0(const void* w, const void* a, int64_t n) {
 
 inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
+// The 256 six-bit values of a Q6_K block (0..63, the -32 offset not applied), 32 per register:
+// q[i] holds values 32i..32i+31 (low 4 bits from ql, high 2 from qh).
+inline void UnpackQ6KValues(const BlockQ6_K& b, __m256i q[8]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bits45 = _mm256_set1_epi8(0x30);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ql0 = Load256(b.ql + 64 * h);
+    const __m256i ql1 = Load256(b.ql + 64 * h + 32);
+    const __m256i qh = Load256(b.qh + 32 * h);
+    q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
+    q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
+    q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
+    q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
+  }
+}
+
 // Q4_K and Q5_K: sum_j sc_j * dot_j(q, y) in int32 lanes, the mins from the activation's bsums.
 template <bool kFive>
 float SimdDotQ4KLike(const void* w, const void* a, int64_t n) {
@@ -245,8 +262,6 @@ float SimdDotQ4KLike(const void* w, const void* a, int64_t n) {
 float SimdDotQ6K(const void* w, const void* a, int64_t n) {
   const auto* b = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i bits45 = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   float acc_off = 0.0f;
   for (int64_t k = 0; k < n / kQKK; ++k) {
@@ -254,21 +269,13 @@ float SimdDotQ6K(const void* w, const void* a, int64_t n) {
     int off = 0;
     for (int j = 0; j < 16; ++j) off += sc[j] * y[k].bsums[j];
     __m256i sumi = _mm256_setzero_si256();
+    __m256i q[8];
+    UnpackQ6KValues(b[k], q);
     for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load256(b[k].ql + 64 * h);
-      const __m256i ql1 = Load256(b[k].ql + 64 * h + 32);
-      const __m256i qh = Load256(b[k].qh + 32 * h);
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45)),
-      };
       for (int kk = 0; kk < 4; ++kk) {
         const int j = 8 * h + 2 * kk;  // scale index of the first 16 values
         sumi = _mm256_add_epi32(
-            sumi, ScaledDotU8S8(q[kk], Load256(y[k].qs + 128 * h + 32 * kk), sc[j], sc[j + 1]));
+            sumi, ScaledDotU8S8(q[4 * h + kk], Load256(y[k].qs + 128 * h + 32 * kk), sc[j], sc[j + 1]));
       }
     }
     const float d = Half(b[k].d) * y[k].d;
@@ -356,23 +363,12 @@ struct Q4KLikeTile {
 // the int32 lanes, as both share the scale d * dy.
 template <int C>
 void TileQ6K(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i bits45 = _mm256_set1_epi8(0x30);
   __m256 acc[C];
   for (int t = 0; t < C; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t k = 0; k < n / kQKK; ++k) {
     const auto& b = reinterpret_cast<const BlockQ6_K*>(w)[k];
     __m256i q[8], scale[8];  // q[i]: values 32i..32i+31, scaled by sc[2i] (first 16) and sc[2i+1]
-    for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = Load256(b.ql + 64 * h);
-      const __m256i ql1 = Load256(b.ql + 64 * h + 32);
-      const __m256i qh = Load256(b.qh + 32 * h);
-      q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
-      q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
-      q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
-      q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                     _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
-    }
+    UnpackQ6KValues(b, q);
     for (int i = 0; i < 8; ++i) {
       scale[i] = _mm256_set_m128i(_mm_set1_epi16(b.scales[2 * i + 1]), _mm_set1_epi16(b.scales[2 * i]));
     }
@@ -529,19 +525,8 @@ inline void UnpackLaneScaledQ4KLike(const uint8_t* blk, LaneScaledBlock* out) {
 // are sub-blocks 0,2,4,6,1,3,5,7 and b's 8,10,..,15; the offset is the -32: 32 d sum_j sc_j bsums_j.
 inline void UnpackLaneScaledQ6K(const uint8_t* blk, LaneScaledBlock* out) {
   const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i bits45 = _mm256_set1_epi8(0x30);
   __m256i q[8];
-  for (int h = 0; h < 2; ++h) {
-    const __m256i ql0 = Load256(b.ql + 64 * h);
-    const __m256i ql1 = Load256(b.ql + 64 * h + 32);
-    const __m256i qh = Load256(b.qh + 32 * h);
-    q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits45));
-    q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits45));
-    q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, bits45));
-    q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                   _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits45));
-  }
+  UnpackQ6KValues(b, q);
   InterleaveLanes(q, out->q);
   const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
   const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
