@@ -12,7 +12,7 @@ namespace gorae::cli {
 namespace {
 
 struct EvalCliOptions {
-  std::string model_dir, data, task, split = "heldout";
+  std::string model_dir, data, task, split = "heldout", responses;
   int64_t n = 50;
   uint64_t seed = 1;
   int threads = 0;
@@ -49,6 +49,10 @@ int RunEval(EvalCliOptions& o) {
   o.eval.progress = o.progress;
   auto report = rl::Evaluate(**model, *codec, problems, o.eval);
   if (!report.ok()) return ReportError(report.status().message());
+  if (!o.responses.empty()) {
+    const Status st = rl::WriteResponses(o.responses, *report);
+    if (!st.ok()) return ReportError(st.message());
+  }
   std::printf("%s", report->Table().c_str());
   std::printf("%s\n", report->ToJson().dump().c_str());
   return 0;
@@ -70,6 +74,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--top-p", o->eval.top_p, "nucleus mass of the k samples")->capture_default_str();
   cmd->add_option("--max-new-tokens", o->eval.max_new_tokens, "response length limit")->capture_default_str();
   cmd->add_option("--seed", o->seed, "problem seed (built-in tasks) and sampling seed")->capture_default_str();
+  cmd->add_option("--responses", o->responses, "write each problem's greedy response and verdict here (JSONL)");
   cmd->add_option("--threads", o->threads, "CPU threads (0: all)");
   cmd->add_flag("!--no-progress", o->progress, "no progress line");
   cmd->callback([o, exit_code] {

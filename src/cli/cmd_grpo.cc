@@ -32,6 +32,10 @@ void AddGrpoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--scale-rewards", o->scale_rewards, "advantage scaling: group, batch, none")->capture_default_str();
   cmd->add_option("--mu", o->mu, "update passes over each batch")->capture_default_str();
   cmd->add_option("--micro-batch", o->micro_batch, "sequences per forward/backward")->capture_default_str();
+  cmd->add_option("--dynamic-sampling", o->dynamic_sampling,
+                  "DAPO dynamic sampling: drop groups whose rewards are all equal and sample up to N batches of "
+                  "problems per step to keep --prompts groups (0: off)")
+      ->capture_default_str();
   cmd->add_option("--accuracy-weight", o->accuracy_weight, "reward for a verified answer")->capture_default_str();
   cmd->add_option("--format-weight", o->format_weight, "reward for the R1 format")->capture_default_str();
   cmd->add_option("--ref-reset-every", o->ref_reset_every, "reset the reference to the policy every N steps (0: never)")

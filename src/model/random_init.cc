@@ -6,6 +6,7 @@
 #include <fstream>
 #include <list>
 
+#include "core/atomic_file.h"
 #include "io/safetensors.h"
 #include "model/weights.h"
 
@@ -209,13 +210,7 @@ Status WriteRandomModel(const std::string& dir, const ModelConfig& config, DType
     j["quantization_config"] = {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"}, {"quant_method", "fp8"},
                                 {"weight_block_size", {kFp8Block, kFp8Block}}};
   }
-  const std::string path = dir + "/config.json", tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out.flush()) return IOError("cannot write '{}'", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '{}' to '{}'", tmp, path);
+  GORAE_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", j.dump(2) + "\n"));
   return Status::Ok();
 }
 

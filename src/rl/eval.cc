@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/atomic_file.h"
 #include "rl/rollout.h"
 
 namespace gorae::rl {
@@ -74,6 +75,7 @@ Result<EvalReport> Evaluate(const Model& model, const ChatCodec& codec, const st
 
   std::vector<std::string> order;
   std::map<std::string, Tally> tally;
+  std::vector<ProblemResponse> responses;
   for (size_t i = 0; i < problems.size(); ++i) {
     const tasks::Problem& p = problems[i];
     if (!tally.count(p.task)) order.push_back(p.task);
@@ -84,6 +86,10 @@ Result<EvalReport> Evaluate(const Model& model, const ChatCodec& codec, const st
     t.pass1 += v.correct;
     t.formatted += v.formatted;
     t.length += static_cast<int64_t>(greedy[i].tokens.size());
+    const std::string finish = !greedy[i].error.empty()                    ? greedy[i].error
+                               : greedy[i].finish == FinishReason::kStop ? "stop"
+                                                                          : "length";
+    responses.push_back({&p, text, v, static_cast<int64_t>(greedy[i].tokens.size()), finish});
     if (o.samples > 1) {
       bool any = false;
       std::vector<std::string> answers;
@@ -111,6 +117,7 @@ Result<EvalReport> Evaluate(const Model& model, const ChatCodec& codec, const st
 
   EvalReport rep;
   rep.samples = o.samples;
+  rep.responses = std::move(responses);
   int64_t right = 0, length = 0;
   for (const std::string& name : order) {
     const Tally& t = tally[name];
@@ -123,6 +130,25 @@ Result<EvalReport> Evaluate(const Model& model, const ChatCodec& codec, const st
   rep.accuracy = static_cast<double>(right) / static_cast<double>(rep.n);
   rep.mean_length = static_cast<double>(length) / static_cast<double>(rep.n);
   return rep;
+}
+
+Status WriteResponses(const std::string& path, const EvalReport& report) {
+  std::string text;
+  for (const ProblemResponse& r : report.responses) {
+    nlohmann::ordered_json j;
+    j["task"] = r.problem->task;
+    j["prompt"] = r.problem->prompt;
+    j["answer"] = tasks::AnswerText(*r.problem);
+    j["response"] = r.response;
+    j["extracted"] = r.verdict.extracted;
+    j["correct"] = r.verdict.correct;
+    j["formatted"] = r.verdict.formatted;
+    j["tokens"] = r.tokens;
+    j["finish"] = r.finish;
+    text += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += '\n';
+  }
+  return WriteFileAtomic(path, text);
 }
 
 nlohmann::ordered_json EvalReport::ToJson() const {

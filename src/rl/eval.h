@@ -36,8 +36,18 @@ struct TaskScore {
   double mean_length = 0.0;     // greedy response tokens
 };
 
+// One problem's greedy response, for reading what the model did.
+struct ProblemResponse {
+  const tasks::Problem* problem = nullptr;  // into the problems given to Evaluate
+  std::string response;                     // decoded completion text
+  tasks::Verdict verdict;
+  int64_t tokens = 0;
+  std::string finish;                       // "stop", "length" or the rollout's error
+};
+
 struct EvalReport {
   std::vector<TaskScore> per_task;  // in order of first appearance
+  std::vector<ProblemResponse> responses;  // greedy, in the order of the problems
   double accuracy = 0.0;            // pass@1 over all problems
   double mean_length = 0.0;
   int64_t n = 0;
@@ -48,6 +58,10 @@ struct EvalReport {
   // A table, one row per task and a total row.
   std::string Table() const;
 };
+
+// JSONL, a line per problem: {"task", "prompt", "answer", "response", "extracted", "correct",
+// "formatted", "tokens", "finish"}, written atomically.
+Status WriteResponses(const std::string& path, const EvalReport& report);
 
 Result<EvalReport> Evaluate(const Model& model, const ChatCodec& codec, const std::vector<tasks::Problem>& problems,
                             const EvalOptions& options);

@@ -35,6 +35,7 @@ nlohmann::json GrpoOptions::ToJson() const {
           {"lr", lr}, {"warmup", warmup}, {"beta1", adamw.beta1}, {"beta2", adamw.beta2}, {"adam_eps", adamw.eps},
           {"weight_decay", adamw.weight_decay}, {"clip", clip}, {"eps_low", eps_low}, {"eps_high", eps_high},
           {"beta", beta}, {"loss", loss}, {"scale_rewards", scale_rewards}, {"mu", mu}, {"micro_batch", micro_batch},
+          {"dynamic_sampling", dynamic_sampling},
           {"accuracy_weight", accuracy_weight}, {"format_weight", format_weight}, {"ref_reset_every", ref_reset_every},
           {"eval_every", eval_every}, {"eval_n", eval_n}, {"save_every", save_every}, {"seed", seed}};
 }
@@ -65,6 +66,7 @@ Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j) {
     o.scale_rewards = j.at("scale_rewards");
     o.mu = j.at("mu");
     o.micro_batch = j.at("micro_batch");
+    o.dynamic_sampling = j.value("dynamic_sampling", int64_t{0});  // absent in checkpoints before it
     o.accuracy_weight = j.at("accuracy_weight");
     o.format_weight = j.at("format_weight");
     o.ref_reset_every = j.at("ref_reset_every");
@@ -88,6 +90,9 @@ Status CheckOptions(const GrpoOptions& o) {
   }
   if (o.steps <= 0 || o.prompts <= 0 || o.max_new_tokens <= 0 || o.mu <= 0 || o.micro_batch <= 0) {
     return InvalidArgument("--steps, --prompts, --max-new-tokens, --mu and --micro-batch must be positive");
+  }
+  if (o.dynamic_sampling < 0) {
+    return InvalidArgument("--dynamic-sampling must be >= 0 (0: off), got {}", o.dynamic_sampling);
   }
   if (!(o.temperature > 0)) return InvalidArgument("--temperature must be > 0 for GRPO sampling, got {}", o.temperature);
   if (!(o.top_p > 0 && o.top_p <= 1)) return InvalidArgument("--top-p must be in (0, 1], got {}", o.top_p);
@@ -125,12 +130,19 @@ class ProblemSource {
     return s;
   }
 
-  Result<std::vector<tasks::Problem>> Step(int64_t step) const {
+  // Round 0 is the step's batch; rounds 1, 2, ... (dynamic sampling) are further batches.
+  Result<std::vector<tasks::Problem>> Step(int64_t step, int64_t round) const {
     std::vector<tasks::Problem> out;
     const int64_t P = o_->prompts;
     if (!file_.empty()) {
-      // Epochs over a seeded permutation of the file.
       const int64_t n = static_cast<int64_t>(file_.size());
+      if (round > 0) {
+        // Extra batches draw at random, leaving the epochs of round 0 as they are.
+        train::Rng r{Mix(Mix(o_->seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(round))};
+        for (int64_t i = 0; i < P; ++i) out.push_back(file_[r.Below(static_cast<uint64_t>(n))]);
+        return out;
+      }
+      // Epochs over a seeded permutation of the file.
       for (int64_t i = step * P; i < (step + 1) * P; ++i) {
         const int64_t epoch = i / n, at = i % n;
         out.push_back(file_[static_cast<size_t>(Permutation(epoch, n)[static_cast<size_t>(at)])]);
@@ -138,11 +150,12 @@ class ProblemSource {
       return out;
     }
     const int64_t T = static_cast<int64_t>(o_->tasks.size());
+    const uint64_t seed = round == 0 ? o_->seed : Mix(o_->seed, 0xd1a0000 + static_cast<uint64_t>(round));
     for (int64_t t = 0; t < T; ++t) {
       const int64_t count = P / T + (t < P % T ? 1 : 0);
       if (count == 0) continue;
       GORAE_ASSIGN_OR_RETURN(auto ps, tasks::GenerateProblems(o_->tasks[static_cast<size_t>(t)], tasks::Split::kTrain,
-                                                              count, Mix(o_->seed, static_cast<uint64_t>(step * T + t))));
+                                                              count, Mix(seed, static_cast<uint64_t>(step * T + t))));
       out.insert(out.end(), ps.begin(), ps.end());
     }
     return out;
@@ -159,6 +172,68 @@ class ProblemSource {
   const GrpoOptions* o_ = nullptr;
   std::vector<tasks::Problem> file_;
 };
+
+// What a step's sampling produced: the groups kept for the update, as sequences, and tallies
+// over every completion sampled, kept or not (what the policy does, for the metrics).
+struct StepSamples {
+  std::vector<Sequence> seqs;       // G per kept group, in order
+  std::vector<double> rewards;      // of seqs
+  int64_t kept_groups = 0;
+  std::vector<double> all_rewards;  // of every completion sampled
+  int64_t groups = 0, correct = 0, formatted = 0, gen_tokens = 0, failed = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> per_task;  // task -> (right, total)
+};
+
+// Samples G completions of each problem, verifies them and appends the groups to *out: every
+// group, or with dynamic sampling only those whose rewards differ.
+Status SampleRound(const Model& inference, const ChatCodec& codec, const std::vector<tasks::Problem>& problems,
+                   const GrpoOptions& o, const RolloutOptions& ro, StepSamples* out) {
+  std::vector<std::vector<int>> prompts;
+  for (const tasks::Problem& p : problems) {
+    GORAE_ASSIGN_OR_RETURN(auto ids, EncodeUserPrompt(codec, p.prompt));
+    prompts.push_back(std::move(ids));
+  }
+  GORAE_ASSIGN_OR_RETURN(auto rollouts, RunRollouts(inference, prompts, o.group, ro));
+  const size_t G = static_cast<size_t>(o.group);
+  for (size_t first = 0; first < rollouts.size(); first += G) {
+    std::vector<Sequence> group(G);
+    std::vector<double> rewards(G);
+    for (size_t k = 0; k < G; ++k) {
+      const Rollout& r = rollouts[first + k];
+      const tasks::Problem& p = problems[static_cast<size_t>(r.prompt_index)];
+      out->gen_tokens += static_cast<int64_t>(r.tokens.size());
+      tasks::Verdict v;
+      if (r.error.empty()) {
+        auto text = CompletionText(codec, r.tokens);
+        if (text.ok()) v = tasks::Verify(p, *text);
+      } else {
+        ++out->failed;
+      }
+      rewards[k] = o.accuracy_weight * v.correct + o.format_weight * v.formatted;
+      out->all_rewards.push_back(rewards[k]);
+      out->correct += v.correct;
+      out->formatted += v.formatted;
+      out->per_task[p.task].first += v.correct;
+      out->per_task[p.task].second += 1;
+      Sequence& s = group[k];
+      s.tokens = prompts[static_cast<size_t>(r.prompt_index)];
+      s.prompt_len = static_cast<int64_t>(s.tokens.size());
+      s.tokens.insert(s.tokens.end(), r.tokens.begin(), r.tokens.end());
+      s.mask = r.mask;
+      s.old_logp.assign(r.tokens.size(), 0.0f);
+      s.ref_logp.assign(r.tokens.size(), 0.0f);
+    }
+    ++out->groups;
+    const bool differ = std::any_of(rewards.begin(), rewards.end(), [&](double x) { return x != rewards[0]; });
+    if (o.dynamic_sampling > 0 && !differ) continue;
+    ++out->kept_groups;
+    for (size_t k = 0; k < G; ++k) {
+      out->seqs.push_back(std::move(group[k]));
+      out->rewards.push_back(rewards[k]);
+    }
+  }
+  return Status::Ok();
+}
 
 // Copies every parameter of `from` into `to` (same config).
 void CopyParams(const TrainModel& from, TrainModel& to) {
@@ -309,57 +384,39 @@ Status RunGrpo(const GrpoOptions& cli) {
       GORAE_RETURN_IF_ERROR(evaluate(m));
     }
 
-    // 1. Rollouts from the current policy.
-    GORAE_ASSIGN_OR_RETURN(auto problems, source.Step(step));
-    std::vector<std::vector<int>> prompts;
-    for (const tasks::Problem& p : problems) {
-      GORAE_ASSIGN_OR_RETURN(auto ids, EncodeUserPrompt(codec, p.prompt));
-      prompts.push_back(std::move(ids));
-    }
+    // 1. Rollouts from the current policy, verified; with dynamic sampling, further batches
+    // until P groups with differing rewards are kept.
     GORAE_ASSIGN_OR_RETURN(auto inference, policy->InferenceModel());
     RolloutOptions ro;
     ro.max_new_tokens = o.max_new_tokens;
     ro.sampler.temperature = o.temperature;
     ro.sampler.top_p = o.top_p;
-    ro.sampler.seed = Mix(o.seed, static_cast<uint64_t>(step) + 0x5eed);
     ro.stop_ids = codec.stop_ids;
     ro.logprob_temperature = o.temperature;
     ro.vocab_limit = codec.tok->vocab_size();
-    GORAE_ASSIGN_OR_RETURN(auto rollouts, RunRollouts(*inference, prompts, o.group, ro));
+    StepSamples sampled;
+    const int64_t rounds = std::max<int64_t>(1, o.dynamic_sampling);
+    for (int64_t round = 0; round < rounds && sampled.kept_groups < o.prompts; ++round) {
+      GORAE_ASSIGN_OR_RETURN(auto problems, source.Step(step, round));
+      const uint64_t step_seed = Mix(o.seed, static_cast<uint64_t>(step) + 0x5eed);
+      ro.sampler.seed = round == 0 ? step_seed : Mix(step_seed, static_cast<uint64_t>(round));
+      GORAE_RETURN_IF_ERROR(SampleRound(*inference, codec, problems, o, ro, &sampled));
+    }
+    if (o.dynamic_sampling > 0 && sampled.kept_groups > o.prompts) {
+      sampled.kept_groups = o.prompts;
+      sampled.seqs.resize(static_cast<size_t>(o.prompts * o.group));
+      sampled.rewards.resize(sampled.seqs.size());
+    }
+    std::vector<Sequence>& seqs = sampled.seqs;
     const double rollout_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    // 2. Rewards and advantages.
-    const size_t N = rollouts.size();
-    std::vector<double> rewards(N);
-    std::vector<Sequence> seqs(N);
-    int64_t correct = 0, formatted = 0, gen_tokens = 0, failed = 0, counted_tokens = 0;
-    std::map<std::string, std::pair<int64_t, int64_t>> per_task;  // task -> (right, total)
-    for (size_t k = 0; k < N; ++k) {
-      const Rollout& r = rollouts[k];
-      const tasks::Problem& p = problems[static_cast<size_t>(r.prompt_index)];
-      gen_tokens += static_cast<int64_t>(r.tokens.size());
-      tasks::Verdict v;
-      if (r.error.empty()) {
-        auto text = CompletionText(codec, r.tokens);
-        if (text.ok()) v = tasks::Verify(p, *text);
-      } else {
-        ++failed;
-      }
-      rewards[k] = o.accuracy_weight * v.correct + o.format_weight * v.formatted;
-      correct += v.correct;
-      formatted += v.formatted;
-      per_task[p.task].first += v.correct;
-      per_task[p.task].second += 1;
-      Sequence& s = seqs[k];
-      s.tokens = prompts[static_cast<size_t>(r.prompt_index)];
-      s.prompt_len = static_cast<int64_t>(s.tokens.size());
-      s.tokens.insert(s.tokens.end(), r.tokens.begin(), r.tokens.end());
-      s.mask = r.mask;
-      s.old_logp.assign(r.tokens.size(), 0.0f);
-      s.ref_logp.assign(r.tokens.size(), 0.0f);
+    // 2. Advantages and the loss aggregation's token weights.
+    const size_t N = seqs.size();
+    int64_t counted_tokens = 0;
+    for (const Sequence& s : seqs) {
       for (uint8_t x : s.mask) counted_tokens += x;
     }
-    const std::vector<double> adv = ComputeAdvantages(rewards, o.group, scaling);
+    const std::vector<double> adv = ComputeAdvantages(sampled.rewards, o.group, scaling);
     for (size_t k = 0; k < N; ++k) {
       int64_t n = 0;
       for (uint8_t x : seqs[k].mask) n += x;
@@ -383,7 +440,8 @@ Status RunGrpo(const GrpoOptions& cli) {
     PassStats first;
     double grad_norm = 0.0;
     const double lr = o.warmup > 0 ? o.lr * std::min(1.0, static_cast<double>(step + 1) / o.warmup) : o.lr;
-    for (int64_t pass = 0; pass < o.mu; ++pass) {
+    // With dynamic sampling a step may keep no group at all: then there is nothing to update.
+    for (int64_t pass = 0; pass < o.mu && N > 0; ++pass) {
       PassStats ps;
       policy->ZeroGrad();
       for (const auto& mb : micro) {
@@ -404,34 +462,41 @@ Status RunGrpo(const GrpoOptions& cli) {
     const double step_s = std::chrono::duration<double>(t2 - t0).count();
 
     // 4. Metrics, evaluation, checkpoint.
+    const double sampled_n = static_cast<double>(std::max<size_t>(sampled.all_rewards.size(), 1));
     double mean = 0.0, var = 0.0;
-    for (double r : rewards) mean += r;
-    mean /= static_cast<double>(N);
-    for (double r : rewards) var += (r - mean) * (r - mean);
+    for (double r : sampled.all_rewards) mean += r;
+    mean /= sampled_n;
+    for (double r : sampled.all_rewards) var += (r - mean) * (r - mean);
     const double tokens = static_cast<double>(std::max<int64_t>(first.tokens, 1));
     m["reward_mean"] = mean;
-    m["reward_std"] = std::sqrt(var / static_cast<double>(N));
-    m["accuracy"] = static_cast<double>(correct) / static_cast<double>(N);
-    m["format"] = static_cast<double>(formatted) / static_cast<double>(N);
-    for (const auto& [task, rt] : per_task) m["task_accuracy"][task] = static_cast<double>(rt.first) / rt.second;
-    m["response_length"] = static_cast<double>(gen_tokens) / static_cast<double>(N);
+    m["reward_std"] = std::sqrt(var / sampled_n);
+    m["accuracy"] = static_cast<double>(sampled.correct) / sampled_n;
+    m["format"] = static_cast<double>(sampled.formatted) / sampled_n;
+    for (const auto& [task, rt] : sampled.per_task) {
+      m["task_accuracy"][task] = static_cast<double>(rt.first) / static_cast<double>(rt.second);
+    }
+    m["response_length"] = static_cast<double>(sampled.gen_tokens) / sampled_n;
+    if (o.dynamic_sampling > 0) {
+      m["groups_sampled"] = sampled.groups;
+      m["groups_kept"] = sampled.kept_groups;
+    }
     m["loss"] = first.loss;
     m["kl"] = first.kl / tokens;
     m["clip_fraction"] = static_cast<double>(first.clipped) / tokens;
     m["entropy"] = first.entropy / tokens;
     m["grad_norm"] = grad_norm;
     m["lr"] = lr;
-    m["failed_rollouts"] = failed;
-    m["rollout_tokens"] = gen_tokens;
+    m["failed_rollouts"] = sampled.failed;
+    m["rollout_tokens"] = sampled.gen_tokens;
     m["rollout_s"] = rollout_s;
-    m["rollout_tokens_per_s"] = static_cast<double>(gen_tokens) / rollout_s;
+    m["rollout_tokens_per_s"] = static_cast<double>(sampled.gen_tokens) / rollout_s;
     m["update_s"] = update_s;
     m["step_s"] = step_s;
     if (o.eval_every > 0 && (step % o.eval_every == 0 || step == o.steps)) GORAE_RETURN_IF_ERROR(evaluate(m));
     metrics << m.dump() << "\n";
     metrics.flush();
     progress.Update(step, mean, m["accuracy"].get<double>(), m["response_length"].get<double>(),
-                    static_cast<double>(gen_tokens) / rollout_s);
+                    static_cast<double>(sampled.gen_tokens) / rollout_s);
     const bool stopping = o.stop_after > 0 && step - first_step >= o.stop_after;
     if (step % o.save_every == 0 || step == o.steps || stopping) {
       GORAE_RETURN_IF_ERROR(save());

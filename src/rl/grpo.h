@@ -9,6 +9,11 @@
 // term. The sampling policy's log-probabilities (the ratio's denominator) are those of the
 // parameters that sampled, recomputed by the training forward so that the first pass's ratio is 1.
 //
+// Dynamic sampling (DAPO, dynamic_sampling = R > 0): a group whose G rewards are all equal has
+// zero advantages and teaches nothing, yet costs a forward and backward. Such groups are dropped,
+// and further batches of P problems are sampled (at most R batches per step) until P groups with
+// differing rewards are kept; the update runs on those alone.
+//
 // Output in OUT: metrics.jsonl (one line per step: rewards, accuracy, length, KL, clip fraction,
 // entropy, speed, and held-out accuracy when evaluated), grpo.svg (reward and accuracy over steps),
 // and OUT/checkpoint, an atomic model directory (loadable by every gorae command) with the
@@ -48,6 +53,7 @@ struct GrpoOptions {
   std::string scale_rewards = "group";
   int64_t mu = 1;                    // passes over each batch
   int64_t micro_batch = 16;          // sequences per forward/backward
+  int64_t dynamic_sampling = 0;      // 0: off; R: up to R batches of problems per step (see above)
   double accuracy_weight = 1.0, format_weight = 0.1;
   int64_t ref_reset_every = 0;       // 0: never
   int64_t eval_every = 0;            // 0: no held-out evaluation during training

@@ -373,7 +373,10 @@ Status RunRecipe(const RecipeOptions& o) {
   ro.vocab_limit = codec.tok->vocab_size();
   GORAE_ASSIGN_OR_RETURN(auto gen, RunRollouts(*model, {prompt}, 1, ro));
   GORAE_ASSIGN_OR_RETURN(std::string answer, CompletionText(codec, gen[0].tokens));
-  tasks::Problem p{"arithmetic", question, "936"};
+  tasks::Problem p;
+  p.task = "arithmetic";
+  p.prompt = question;
+  p.answer = "936";
   const tasks::Verdict v = tasks::Verify(p, answer);
   std::printf("the final model, asked \"%s\":\n%s\n(%s, %s)\n\n", question.c_str(), answer.c_str(),
               v.formatted ? "R1 format" : "NOT in the R1 format", v.correct ? "correct" : "wrong");

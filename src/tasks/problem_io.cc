@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "tasks/expr.h"
 #include "tasks/rational.h"
 #include "tasks/tasks.h"
@@ -121,14 +122,12 @@ Result<std::vector<Problem>> ReadProblems(const std::string& path) {
 }
 
 Status WriteProblems(const std::string& path, const std::vector<Problem>& problems) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return IOError("cannot write '{}'", tmp);
-    for (const Problem& p : problems) out << ProblemToJson(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-    if (!out.flush()) return IOError("cannot write '{}'", tmp);
+  std::string text;
+  for (const Problem& p : problems) {
+    text += ProblemToJson(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text += '\n';
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '{}' to '{}'", tmp, path);
+  GORAE_RETURN_IF_ERROR(WriteFileAtomic(path, text));
   return Status::Ok();
 }
 

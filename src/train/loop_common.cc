@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "train/balance.h"
 #include "train/plot.h"
 
@@ -31,13 +32,7 @@ Status TrimMetrics(const std::string& path, int64_t last_step) {
       kept += line + "\n";
     }
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kept;
-    if (!out.flush()) return IOError("cannot write '{}'", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '{}'", tmp);
+  GORAE_RETURN_IF_ERROR(WriteFileAtomic(path, kept));
   return Status::Ok();
 }
 

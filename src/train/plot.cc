@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/atomic_file.h"
+
 namespace gorae::train {
 
 Status WriteLossPlot(const std::string& path, const std::string& title, const std::vector<Series>& series) {
@@ -58,13 +60,7 @@ Status WriteLossPlot(const std::string& path, const std::string& title, const st
                        s.color, s.name);
   }
   svg += "</svg>\n";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << svg;
-    if (!out.flush()) return IOError("cannot write '{}'", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '{}' to '{}'", tmp, path);
+  GORAE_RETURN_IF_ERROR(WriteFileAtomic(path, svg));
   return Status::Ok();
 }
 

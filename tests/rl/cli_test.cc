@@ -89,6 +89,37 @@ TEST_F(RecipeCli, GrpoWritesMetricsAndResumesExactly) {
   }
 }
 
+TEST_F(RecipeCli, GrpoDynamicSamplingDropsGroupsWithoutSignal) {
+  ASSERT_EQ(demo_->exit_code, 0) << demo_->err;
+  const std::string common = "grpo --model " + Demo("sft") +
+                             " --task arithmetic,linear --steps 2 --prompts 2 --group 3 --max-new-tokens 12 "
+                             "--threads 1 --no-progress ";
+  // No reward at all: every group's rewards are equal, so all 3 batches are sampled, nothing is
+  // kept, and the weights are those of the starting model.
+  auto none = RunGorae(common + "--dynamic-sampling 3 --accuracy-weight 0 --format-weight 0 --out " + *dir_ / "ds0");
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  for (const auto& m : JsonLines(*dir_ / "ds0/metrics.jsonl")) {
+    EXPECT_EQ(m["groups_sampled"], 6) << m.dump();
+    EXPECT_EQ(m["groups_kept"], 0) << m.dump();
+    EXPECT_EQ(m["grad_norm"], 0.0) << m.dump();
+  }
+  auto before = RunGorae("logits --model " + Demo("sft") + " --tokens \"1 2 3\"");
+  auto after = RunGorae("logits --model " + *dir_ / "ds0/checkpoint" + " --tokens \"1 2 3\"");
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_EQ(before.out, after.out);
+  // With rewards: never more groups kept than --prompts, never more batches than asked for.
+  auto some = RunGorae(common + "--dynamic-sampling 3 --format-weight 1 --out " + *dir_ / "ds1");
+  ASSERT_EQ(some.exit_code, 0) << some.err;
+  for (const auto& m : JsonLines(*dir_ / "ds1/metrics.jsonl")) {
+    EXPECT_LE(m["groups_kept"].get<int>(), 2) << m.dump();
+    EXPECT_GE(m["groups_sampled"].get<int>(), 2) << m.dump();
+    EXPECT_LE(m["groups_sampled"].get<int>(), 6) << m.dump();
+  }
+  auto bad = RunGorae(common + "--dynamic-sampling -1 --out " + *dir_ / "ds2");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--dynamic-sampling must be >= 0"), std::string::npos) << bad.err;
+}
+
 TEST_F(RecipeCli, GrpoRefusesBadInput) {
   ASSERT_EQ(demo_->exit_code, 0) << demo_->err;
   auto g1 = RunGorae("grpo --model " + Demo("sft") + " --group 1 --out " + *dir_ / "bad1");
@@ -116,10 +147,23 @@ TEST_F(RecipeCli, EvalReadsUserJsonlAndEndsWithJson) {
             "\n"
             "{\"task\": \"arithmetic\", \"prompt\": \"What is 12 + 30?\", \"answer\": \"42\"}\n");
   auto r = RunGorae("eval --model " + Demo("grpo") + " --data " + file +
-                    " --samples 2 --max-new-tokens 12 --threads 1 --no-progress");
+                    " --samples 2 --max-new-tokens 12 --threads 1 --no-progress --responses " + *dir_ / "resp.jsonl");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
   const auto j = nlohmann::json::parse(last);
+  // --responses: a line per problem, in order, whose verdicts are the ones counted.
+  const auto responses = JsonLines(*dir_ / "resp.jsonl");
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0]["task"], "gsm8k");
+  EXPECT_EQ(responses[1]["answer"], "42");
+  int right = 0;
+  for (const auto& x : responses) {
+    EXPECT_TRUE(x["response"].is_string());
+    EXPECT_LE(x["tokens"].get<int>(), 12);
+    EXPECT_TRUE(x["finish"] == "stop" || x["finish"] == "length") << x.dump();
+    right += x["correct"].get<bool>();
+  }
+  EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), right / 2.0);
   EXPECT_EQ(j["n"], 2);
   EXPECT_TRUE(j["per_task"].contains("gsm8k"));
   EXPECT_TRUE(j["per_task"]["arithmetic"].contains("pass@2"));
