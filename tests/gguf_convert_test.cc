@@ -18,6 +18,7 @@
 #include "model/random_init.h"
 #include "model/transformer.h"
 #include "test_util.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gorae {
@@ -171,7 +172,10 @@ TEST_F(ConvertCli, TokenizerNextToTheGgufWins) {
   ASSERT_EQ(RunGorae("convert --model " + hf_ + " --out " + gguf_ + " --type F32 --no-tokenizer").exit_code, 0);
   auto f = GgufFile::Open(gguf_);
   ASSERT_TRUE(f.ok());
-  EXPECT_FALSE((*f)->Has("tokenizer.ggml.model"));
+  // llama.cpp's "no vocabulary" marker, so that llama.cpp loads the file and runs it from ids.
+  EXPECT_EQ((*f)->GetString("tokenizer.ggml.model").value(), "none");
+  EXPECT_FALSE(tokenizer::GgufHasTokenizer(**f));
+  EXPECT_FALSE((*f)->Has("tokenizer.ggml.tokens"));
   // No tokenizer in the file and none beside it: the error says where it looked.
   auto r = RunGorae("generate --model " + gguf_ + " --prompt hi --max-tokens 2 --quiet");
   EXPECT_NE(r.exit_code, 0);

@@ -243,6 +243,8 @@ def main():
     ap.add_argument("--system", help="system message for --chat")
     ap.add_argument("--assistant-prefix", default="", help="text appended after the rendered template")
     ap.add_argument("--prompt", help="raw prompt text instead of --chat (special tokens are parsed)")
+    ap.add_argument("--tokens", help="token ids (\"1 2 3\") given to both engines instead of a prompt: for files "
+                                     "without a vocabulary (tokenizer.ggml.model 'none', `gorae convert --no-tokenizer`)")
     ap.add_argument("--gorae", default=os.path.join(os.path.dirname(__file__), "..", "build", "src", "cli", "gorae"))
     ap.add_argument("--prefill", type=int, help="gorae: first N tokens in one pass, the rest one at a time")
     ap.add_argument("--threads", type=int, default=2)
@@ -268,10 +270,15 @@ def main():
     ok = True
 
     if not args.no_logits:
-        voc = llama_vocab(args.model)
-        text = prompt_text(voc, header, args)
-        tokens = list(voc.tokenize(text.encode(), add_bos=False, special=True))
-        detok = lambda i: voc.detokenize([i], special=True).decode("utf-8", "replace")  # noqa: E731
+        if args.tokens:
+            tokens = [int(t) for t in args.tokens.replace(",", " ").split()]
+            text = None
+            detok = str
+        else:
+            voc = llama_vocab(args.model)
+            text = prompt_text(voc, header, args)
+            tokens = list(voc.tokenize(text.encode(), add_bos=False, special=True))
+            detok = lambda i: voc.detokenize([i], special=True).decode("utf-8", "replace")  # noqa: E731
         print(f"prompt ({len(tokens)} tokens): {text!r}")
         print(f"ids: {' '.join(map(str, tokens))}")
         llm = llama_model(args.model, n_ctx=max(len(tokens), 32), threads=args.threads, kv_f32=args.kv_f32)
@@ -327,11 +334,13 @@ def main():
                   f"rms {e['rms_err']:.4f}, top-1 = reference at {e['top1_equal_reference']}/{len(report['tokens'])}")
 
     tok_files = args.tokenizer_gguf if args.tokenizer_gguf else [args.model]
+    # A file without a vocabulary has no tokenizer to compare.
+    tok_files = [p for p in tok_files if read_header(p).kv.get("tokenizer.ggml.model") != "none"]
     report["tokenizer"] = []
     for path in tok_files:
         voc = llama_vocab(path)
         entry = {"file": os.path.abspath(path), "gorae_tokenizer": args.gorae_tokenizer or path, "cases": []}
-        for text in TOKENIZER_TEXTS + ([report["prompt"]] if "prompt" in report else []):
+        for text in TOKENIZER_TEXTS + ([report["prompt"]] if report.get("prompt") else []):
             ref = list(voc.tokenize(text.encode(), add_bos=False, special=True))
             got, why = gorae_encode(args.gorae, args.gorae_tokenizer or path, text)
             case = {"text": text, "llama": ref, "gorae": got, "equal": got == ref if got is not None else None}

@@ -15,6 +15,7 @@
 #include "io/gguf.h"
 #include "model/gguf_convert.h"
 #include "model/gguf_model.h"
+#include "core/atomic_file.h"
 #include "tokenizer/gguf_tokenizer.h"
 
 namespace gorae::cli {
@@ -32,18 +33,6 @@ struct ConvertOptions {
 
 bool IsGgufPath(const std::string& path) { return path.ends_with(".gguf") && fs::is_regular_file(path); }
 
-Status WriteText(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out) return IOError("{}: write failed", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return IOError("cannot rename '{}' to '{}': {}", tmp, path, ec.message());
-  return Status::Ok();
-}
 
 int HfToGguf(const ConvertOptions& o) {
   static const std::map<std::string, GgmlType> kTypes = {{"F32", GgmlType::kF32},   {"F16", GgmlType::kF16},
@@ -58,7 +47,13 @@ int HfToGguf(const ConvertOptions& o) {
   opts.type = type->second;
   std::string tokenizer_note = "no tokenizer (no tokenizer.json)";
   if (o.no_tokenizer) tokenizer_note = "no tokenizer (--no-tokenizer)";
-  if (!o.no_tokenizer && fs::exists(o.model_dir + "/tokenizer.json")) {
+  if (o.no_tokenizer || !fs::exists(o.model_dir + "/tokenizer.json")) {
+    // llama.cpp's vocabulary type "none": it loads the file and runs it from token ids.
+    opts.add_metadata = [](const ModelConfig&, GgufWriter& w) -> Status {
+      tokenizer::MarkGgufWithoutTokenizer(&w);
+      return Status::Ok();
+    };
+  } else {
     opts.add_metadata = [&](const ModelConfig& c, GgufWriter& w) -> Status {
       tokenizer::GgufTokenizerOptions to;
       to.vocab_size = c.vocab_size;
@@ -109,7 +104,7 @@ int GgufToHf(const ConvertOptions& o) {
   if (hf) {
     for (const auto& [name, text] : {std::pair{"tokenizer.json", &hf->tokenizer_json},
                                      std::pair{"tokenizer_config.json", &hf->tokenizer_config_json}}) {
-      Status s = WriteText(o.out + "/" + name, *text);
+      Status s = WriteFileAtomic(o.out + "/" + name, *text);
       if (!s.ok()) return ReportError(s.message());
     }
   }

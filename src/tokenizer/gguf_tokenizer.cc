@@ -221,12 +221,23 @@ bool LooksSpecial(std::string_view t) {
 // ---------------------------------------------------------------------------------------------
 // GGUF -> tokenizer.json
 
-bool GgufHasTokenizer(const GgufFile& file) { return file.Has(kModelKey); }
+constexpr char kNoVocabulary[] = "none";
+
+bool GgufHasTokenizer(const GgufFile& file) {
+  if (!file.Has(kModelKey)) return false;
+  const auto model = file.GetString(kModelKey);
+  return !model.ok() || *model != kNoVocabulary;
+}
+
+void MarkGgufWithoutTokenizer(GgufWriter* w) { w->SetString(kModelKey, kNoVocabulary); }
 
 Result<HfTokenizerFiles> GgufToHfTokenizer(const GgufFile& f) {
   const std::string& path = f.path();
   if (!f.Has(kModelKey)) return NotFound("{}: no tokenizer in the file (key '{}' is missing)", path, kModelKey);
   GORAE_ASSIGN_OR_RETURN(std::string model, f.GetString(kModelKey));
+  if (model == kNoVocabulary) {
+    return NotFound("{}: no tokenizer in the file ({} is '{}', a model run from token ids)", path, kModelKey, model);
+  }
   if (model != "gpt2") {
     const char* what = model == "llama" ? " (SentencePiece)"
                        : model == "bert" ? " (WordPiece)"

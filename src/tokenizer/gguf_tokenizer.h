@@ -76,7 +76,11 @@ Result<std::shared_ptr<const Tokenizer>> LoadGgufTokenizer(const GgufFile& file)
 Result<std::shared_ptr<const Tokenizer>> LoadGgufTokenizer(const std::string& gguf_path);
 
 // Whether a GGUF file carries a tokenizer (has tokenizer.ggml.model).
+// False also for tokenizer.ggml.model "none" (llama.cpp's files without a vocabulary).
 bool GgufHasTokenizer(const GgufFile& file);
+
+// Writes tokenizer.ggml.model = "none": a model llama.cpp runs from token ids, with no vocabulary.
+void MarkGgufWithoutTokenizer(GgufWriter* w);
 
 struct GgufTokenizerOptions {
   // The model's vocabulary size (embedding rows): ids past the tokenizer's are written as unused
