@@ -38,6 +38,9 @@ void AddGrpoCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--accuracy-weight", o->accuracy_weight, "reward for a verified answer")->capture_default_str();
   cmd->add_option("--format-weight", o->format_weight, "reward for the R1 format")->capture_default_str();
+  cmd->add_option("--step-weight", o->step_weight,
+                  "penalty per wrong arithmetic statement (\"11-6-0=4\") in a response (0: off)")
+      ->capture_default_str();
   cmd->add_option("--ref-reset-every", o->ref_reset_every, "reset the reference to the policy every N steps (0: never)")
       ->capture_default_str();
   cmd->add_option("--eval-every", o->eval_every, "held-out accuracy every N steps (0: off)")->capture_default_str();

@@ -17,6 +17,7 @@
 #include "rl/eval.h"
 #include "rl/grpo_step.h"
 #include "rl/rollout.h"
+#include "tasks/statements.h"
 #include "tasks/tasks.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
@@ -36,7 +37,8 @@ nlohmann::json GrpoOptions::ToJson() const {
           {"weight_decay", adamw.weight_decay}, {"clip", clip}, {"eps_low", eps_low}, {"eps_high", eps_high},
           {"beta", beta}, {"loss", loss}, {"scale_rewards", scale_rewards}, {"mu", mu}, {"micro_batch", micro_batch},
           {"dynamic_sampling", dynamic_sampling},
-          {"accuracy_weight", accuracy_weight}, {"format_weight", format_weight}, {"ref_reset_every", ref_reset_every},
+          {"accuracy_weight", accuracy_weight}, {"format_weight", format_weight},
+          {"step_weight", step_weight}, {"ref_reset_every", ref_reset_every},
           {"eval_every", eval_every}, {"eval_n", eval_n}, {"save_every", save_every}, {"seed", seed}};
 }
 
@@ -69,6 +71,7 @@ Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j) {
     o.dynamic_sampling = j.value("dynamic_sampling", int64_t{0});  // absent in checkpoints before it
     o.accuracy_weight = j.at("accuracy_weight");
     o.format_weight = j.at("format_weight");
+    o.step_weight = j.value("step_weight", 0.0);  // absent in checkpoints before it
     o.ref_reset_every = j.at("ref_reset_every");
     o.eval_every = j.at("eval_every");
     o.eval_n = j.at("eval_n");
@@ -101,6 +104,7 @@ Status CheckOptions(const GrpoOptions& o) {
     return InvalidArgument("--eps-low must be in [0, 1) and --eps-high >= 0");
   }
   if (o.beta < 0 || o.clip < 0) return InvalidArgument("--beta and --clip must be >= 0");
+  if (o.step_weight < 0) return InvalidArgument("--step-weight must be >= 0 (a penalty), got {}", o.step_weight);
   if (o.ref_reset_every < 0 || o.eval_every < 0 || o.eval_n <= 0 || o.save_every <= 0) {
     return InvalidArgument("--ref-reset-every, --eval-every must be >= 0; --eval-n, --save-every positive");
   }
@@ -180,7 +184,7 @@ struct StepSamples {
   std::vector<double> rewards;      // of seqs
   int64_t kept_groups = 0;
   std::vector<double> all_rewards;  // of every completion sampled
-  int64_t groups = 0, correct = 0, formatted = 0, gen_tokens = 0, failed = 0;
+  int64_t groups = 0, correct = 0, formatted = 0, gen_tokens = 0, failed = 0, wrong_statements = 0;
   std::map<std::string, std::pair<int64_t, int64_t>> per_task;  // task -> (right, total)
 };
 
@@ -203,13 +207,18 @@ Status SampleRound(const Model& inference, const ChatCodec& codec, const std::ve
       const tasks::Problem& p = problems[static_cast<size_t>(r.prompt_index)];
       out->gen_tokens += static_cast<int64_t>(r.tokens.size());
       tasks::Verdict v;
+      tasks::StatementCount statements;
       if (r.error.empty()) {
         auto text = CompletionText(codec, r.tokens);
-        if (text.ok()) v = tasks::Verify(p, *text);
+        if (text.ok()) {
+          v = tasks::Verify(p, *text);
+          statements = tasks::CheckStatements(*text);
+        }
       } else {
         ++out->failed;
       }
-      rewards[k] = o.accuracy_weight * v.correct + o.format_weight * v.formatted;
+      rewards[k] = o.accuracy_weight * v.correct + o.format_weight * v.formatted - o.step_weight * statements.wrong;
+      out->wrong_statements += statements.wrong;
       out->all_rewards.push_back(rewards[k]);
       out->correct += v.correct;
       out->formatted += v.formatted;
@@ -476,6 +485,7 @@ Status RunGrpo(const GrpoOptions& cli) {
       m["task_accuracy"][task] = static_cast<double>(rt.first) / static_cast<double>(rt.second);
     }
     m["response_length"] = static_cast<double>(sampled.gen_tokens) / sampled_n;
+    m["wrong_statements"] = static_cast<double>(sampled.wrong_statements) / sampled_n;
     if (o.dynamic_sampling > 0) {
       m["groups_sampled"] = sampled.groups;
       m["groups_kept"] = sampled.kept_groups;

@@ -2,7 +2,8 @@
 //
 // Per step: P problems (from the built-in tasks' train split, or a JSONL file), G completions of
 // each sampled by the KV-cached engine from the current policy; each completion is verified
-// (reward = accuracy_weight * correct + format_weight * R1 format); group-relative advantages;
+// (reward = accuracy_weight * correct + format_weight * R1 format - step_weight * wrong
+// statements, tasks/statements.h); group-relative advantages;
 // then mu passes over the batch, each a forward + backward of the GRPO loss (rl/grpo_loss.h) in
 // micro-batches and one AdamW update. With beta > 0 a frozen reference model (the starting
 // policy, optionally reset to the current one every ref_reset_every steps) supplies the k3 KL
@@ -55,6 +56,7 @@ struct GrpoOptions {
   int64_t micro_batch = 16;          // sequences per forward/backward
   int64_t dynamic_sampling = 0;      // 0: off; R: up to R batches of problems per step (see above)
   double accuracy_weight = 1.0, format_weight = 0.1;
+  double step_weight = 0.0;          // penalty per wrong arithmetic statement in a response
   int64_t ref_reset_every = 0;       // 0: never
   int64_t eval_every = 0;            // 0: no held-out evaluation during training
   int64_t eval_n = 30;               // held-out problems per task

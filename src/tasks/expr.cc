@@ -99,14 +99,20 @@ Result<ExprTree> ParseExpr(std::string_view text) {
   return Parser(text).Parse();
 }
 
-Result<Rational> EvaluateTree(const ExprTree& tree, const std::vector<int64_t>& numbers) {
+Result<Rational> EvaluateTree(const ExprTree& tree, const std::vector<int64_t>* numbers) {
   if (tree.root < 0) return InvalidArgument("empty expression");
   std::map<int64_t, int> available;
-  for (int64_t n : numbers) ++available[n];
+  if (numbers != nullptr) {
+    for (int64_t n : *numbers) ++available[n];
+  }
   std::vector<Rational> value(tree.nodes.size());
   // Children precede parents, so one forward pass evaluates everything.
   for (size_t i = 0; i < tree.nodes.size(); ++i) {
     const ExprNode& n = tree.nodes[i];
+    if (n.op == 0 && numbers == nullptr) {
+      value[i] = Rational{n.value, 1};
+      continue;
+    }
     if (n.op == 0) {
       auto it = available.find(n.value);
       if (it == available.end()) return InvalidArgument("{} is not one of the numbers", n.value);
@@ -126,7 +132,7 @@ Result<Rational> EvaluateTree(const ExprTree& tree, const std::vector<int64_t>& 
 
 Result<Rational> EvaluateCountdown(std::string_view expression, const std::vector<int64_t>& numbers) {
   GORAE_ASSIGN_OR_RETURN(ExprTree tree, ParseExpr(expression));
-  return EvaluateTree(tree, numbers);
+  return EvaluateTree(tree, &numbers);
 }
 
 bool CountdownSolves(std::string_view answer, const std::vector<int64_t>& numbers, int64_t target) {

@@ -37,7 +37,8 @@ struct ExprTree {
 
 Result<ExprTree> ParseExpr(std::string_view text);
 
-// Checks that each literal is available in `numbers` (multiset), then evaluates exactly.
-Result<Rational> EvaluateTree(const ExprTree& tree, const std::vector<int64_t>& numbers);
+// Evaluates exactly. With `numbers`, first checks that each literal is available in it (a
+// multiset: countdown's rule); nullptr allows any literal.
+Result<Rational> EvaluateTree(const ExprTree& tree, const std::vector<int64_t>* numbers);
 
 }  // namespace gorae::tasks

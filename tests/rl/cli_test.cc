@@ -71,7 +71,7 @@ TEST_F(RecipeCli, GrpoWritesMetricsAndResumesExactly) {
   const auto lines = JsonLines(*dir_ / "g1/metrics.jsonl");
   ASSERT_EQ(lines.size(), 3u);
   for (const char* key : {"reward_mean", "reward_std", "accuracy", "response_length", "kl", "clip_fraction", "entropy",
-                          "rollout_tokens_per_s", "update_s", "loss", "grad_norm"}) {
+                          "rollout_tokens_per_s", "update_s", "loss", "grad_norm", "wrong_statements"}) {
     EXPECT_TRUE(lines[2].contains(key)) << key;
   }
   EXPECT_LE(lines[0]["rollout_tokens"].get<int>(), 2 * 3 * 16);  // prompts x group x max new tokens
@@ -137,6 +137,9 @@ TEST_F(RecipeCli, GrpoRefusesBadInput) {
   EXPECT_EQ(g3.exit_code, 1);
   EXPECT_NE(g3.err.find("sudoku"), std::string::npos) << g3.err;
   EXPECT_EQ(g3.signal, 0);
+  auto g4 = RunGorae("grpo --model " + Demo("sft") + " --step-weight -0.5 --out " + *dir_ / "bad4");
+  EXPECT_EQ(g4.exit_code, 1);
+  EXPECT_NE(g4.err.find("--step-weight must be >= 0"), std::string::npos) << g4.err;
 }
 
 TEST_F(RecipeCli, EvalReadsUserJsonlAndEndsWithJson) {
