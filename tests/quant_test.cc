@@ -444,8 +444,8 @@ TEST(QuantLinear, TiledActivationQuantizersMatchReference) {
   for (QuantSimd s : AvailableLevels()) {
     for (GgmlType t : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
       quant_internal::Gemm g;
-      if (s == QuantSimd::kAvx2) g = quant_internal::Avx2GemmKernel(t);
-      if (s == QuantSimd::kAvx512) g = quant_internal::Avx512GemmKernel(t);
+      if (s == QuantSimd::kAvx2) g = quant_internal::Avx2GemmKernel(t, QuantLayout::kGgml);
+      if (s == QuantSimd::kAvx512) g = quant_internal::Avx512GemmKernel(t, QuantLayout::kGgml);
       if (g.quant == nullptr) continue;
       std::vector<uint8_t> got(ref.size());
       g.quant(x.data(), n, got.data());
@@ -488,6 +488,102 @@ TEST(QuantLinear, ManySlicesOfRows) {
                   1e-5 * AbsDot(GgmlType::kQ4_K, row, act, cols) + 1e-6)
           << "t=" << ti << " r=" << r;
     }
+  }
+}
+
+
+bool CpuHasLaneLevel() { return DetectQuantSimd() == QuantSimd::kAvx512; }
+
+// ---- QuantLayout::kLaneInterleaved (weights repacked at load for the AVX-512 VNNI tiles) ----
+
+const GgmlType kLaneInterleavedTypes[] = {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
+
+// True (and the level set to AVX-512 VNNI) where this CPU has the level that reads the layout.
+bool UseLaneInterleavedLevel() { return SetQuantSimd(QuantSimd::kAvx512).ok(); }
+
+// The bytes a repack must leave alone: d, dmin and the scales (Q4_K/Q5_K: bytes 0-15; Q6_K: the
+// 16 scales and d after ql and qh, bytes 192-209).
+bool ScalesEqual(GgmlType t, const uint8_t* a, const uint8_t* b) {
+  return t == GgmlType::kQ6_K ? std::memcmp(a + 192, b + 192, 18) == 0 : std::memcmp(a, b, 16) == 0;
+}
+
+// Repacking permutes the values inside each super-block and nothing else; repacking again gives the
+// file's bytes back (random bytes reach every bit of the value fields, e.g. all of Q5_K's qh).
+TEST(LaneInterleaved, RepackTwiceIsIdentityAndKeepsScales) {
+  if (!CpuHasLaneLevel()) GTEST_SKIP() << "no AVX-512 VNNI";
+  std::mt19937 rng(5);
+  for (GgmlType t : kLaneInterleavedTypes) {
+    const int64_t rows = 7, cols = 3 * kQKK;
+    const size_t block_bytes = GetGgmlTypeInfo(t).block_bytes;
+    const std::vector<uint8_t> w = RandomBlocks(t, rows * 3, rng);
+    std::vector<uint8_t> packed(w.size()), back(w.size());
+    RepackLaneInterleaved(t, w.data(), packed.data(), rows, cols);
+    EXPECT_NE(packed, w) << GgmlTypeName(t);
+    for (size_t k = 0; k < w.size() / block_bytes; ++k) {
+      ASSERT_TRUE(ScalesEqual(t, w.data() + k * block_bytes, packed.data() + k * block_bytes)) << GgmlTypeName(t) << k;
+    }
+    RepackLaneInterleaved(t, packed.data(), back.data(), rows, cols);
+    EXPECT_EQ(back, w) << GgmlTypeName(t);
+    RepackLaneInterleaved(t, packed.data(), packed.data(), rows, cols);  // in place
+    EXPECT_EQ(packed, w) << GgmlTypeName(t);
+  }
+}
+
+// QuantLinear on the repacked matrix: the same integer sums as on the file's layout (so equal up to
+// fp32 reassociation; in fact the same kernel order, so equal) and the float64 reference of the
+// original rows. Rows not a multiple of anything, T = 1 (decode), partial and full tiles of 8.
+TEST(LaneInterleaved, QuantLinearEqualsGgmlLayoutAndReference) {
+  SimdGuard guard;
+  if (!UseLaneInterleavedLevel()) GTEST_SKIP() << "no AVX-512 VNNI";
+  for (GgmlType t : kLaneInterleavedTypes) {
+    EXPECT_EQ(FastestLayout(t), QuantLayout::kLaneInterleaved) << GgmlTypeName(t);
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 256}, {37, 768}, {301, 1536}}) {
+      const std::vector<float> wf = RandomRow(rows * cols, 40 + rows, 0.1f);
+      const std::vector<uint8_t> wq = QuantizeMatrix(t, wf.data(), rows, cols);
+      std::vector<uint8_t> packed(wq.size());
+      RepackLaneInterleaved(t, wq.data(), packed.data(), rows, cols);
+      const QuantMatrix plain{t, rows, cols, wq.data()};
+      const QuantMatrix lanes{t, rows, cols, packed.data(), QuantLayout::kLaneInterleaved};
+      for (int64_t T : {1, 3, 8, 13}) {
+        const std::vector<float> in = RandomRow(T * cols, 50 + T);
+        std::vector<float> want(static_cast<size_t>(T * rows)), got(want.size());
+        QuantLinear(want.data(), in.data(), T, plain);
+        QuantLinear(got.data(), in.data(), T, lanes);
+        for (int64_t ti = 0; ti < T; ++ti) {
+          QuantActivation act;
+          act.Quantize(t, in.data() + ti * cols, cols);
+          for (int64_t r = 0; r < rows; ++r) {
+            const std::vector<uint8_t> row(plain.row(r), plain.row(r) + plain.row_bytes());
+            const double abs = AbsDot(t, row, act, cols);
+            const size_t i = static_cast<size_t>(ti * rows + r);
+            ASSERT_NEAR(got[i], want[i], 1e-6 * abs + 1e-7) << GgmlTypeName(t) << " T=" << T << " t=" << ti << " r=" << r;
+            ASSERT_NEAR(got[i], ReferenceDot(t, row, act, cols), 1e-5 * abs + 1e-6)
+                << GgmlTypeName(t) << " T=" << T << " t=" << ti << " r=" << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The layout is for one level only: the others say kGgml is their fastest, and QuantLinear stops
+// rather than read repacked bytes as ggml blocks.
+TEST(LaneInterleavedDeathTest, OtherLevelsRefuseIt) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // earlier tests started OpenMP threads
+  SimdGuard guard;
+  if (!CpuHasLaneLevel()) GTEST_SKIP() << "no AVX-512 VNNI";
+  const int64_t rows = 4, cols = 256;
+  const std::vector<float> wf = RandomRow(rows * cols, 60);
+  std::vector<uint8_t> wq = QuantizeMatrix(GgmlType::kQ4_K, wf.data(), rows, cols);
+  RepackLaneInterleaved(GgmlType::kQ4_K, wq.data(), wq.data(), rows, cols);
+  const QuantMatrix lanes{GgmlType::kQ4_K, rows, cols, wq.data(), QuantLayout::kLaneInterleaved};
+  const std::vector<float> in = RandomRow(cols, 61);
+  std::vector<float> out(static_cast<size_t>(rows));
+  for (QuantSimd s : AvailableLevels()) {
+    if (s == QuantSimd::kAvx512) continue;
+    ASSERT_TRUE(SetQuantSimd(s).ok());
+    EXPECT_EQ(FastestLayout(GgmlType::kQ4_K), QuantLayout::kGgml) << QuantSimdName(s);
+    EXPECT_DEATH(QuantLinear(out.data(), in.data(), 1, lanes), "lane-interleaved") << QuantSimdName(s);
   }
 }
 

@@ -56,13 +56,15 @@ void SetCounters(benchmark::State& state, double bytes) {
   }
 }
 
-void BM_QuantLinear(benchmark::State& state, GgmlType type, QuantSimd level) {
+// layout kLaneInterleaved: the weights repacked as a model load does for this level.
+void BM_QuantLinear(benchmark::State& state, GgmlType type, QuantSimd level, QuantLayout layout) {
   if (!SetQuantSimd(level).ok()) {
     state.SkipWithError("CPU lacks this level");
     return;
   }
-  const std::vector<uint8_t> w = QuantizeMatrix(type, Weights().data(), g_rows, g_cols);
-  const QuantMatrix m{type, g_rows, g_cols, w.data()};
+  std::vector<uint8_t> w = QuantizeMatrix(type, Weights().data(), g_rows, g_cols);
+  if (layout == QuantLayout::kLaneInterleaved) RepackLaneInterleaved(type, w.data(), w.data(), g_rows, g_cols);
+  const QuantMatrix m{type, g_rows, g_cols, w.data(), layout};
   std::vector<float> out(static_cast<size_t>(g_rows * g_tokens));
   for (auto _ : state) {
     QuantLinear(out.data(), Input().data(), g_tokens, m);
@@ -115,7 +117,15 @@ int main(int argc, char** argv) {
       if (static_cast<int>(s) > static_cast<int>(best)) continue;
       if (s != QuantSimd::kScalar && !HasSimdKernel(s, t)) continue;  // would run the scalar kernel
       const std::string name = std::string("quant_linear/") + GgmlTypeName(t) + "/" + QuantSimdName(s);
-      benchmark::RegisterBenchmark(name.c_str(), BM_QuantLinear, t, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
+      benchmark::RegisterBenchmark(name.c_str(), BM_QuantLinear, t, s, QuantLayout::kGgml)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+      if (s == best && FastestLayout(t) == QuantLayout::kLaneInterleaved) {
+        benchmark::RegisterBenchmark((name + "/lane_interleaved").c_str(), BM_QuantLinear, t, s,
+                                     QuantLayout::kLaneInterleaved)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
     }
   }
   benchmark::RunSpecifiedBenchmarks();

@@ -1,5 +1,6 @@
 #include "tensor/matrix.h"
 
+#include "core/check.h"
 #include "tensor/quant_decode.h"
 
 namespace gorae {
@@ -7,6 +8,8 @@ namespace gorae {
 void DequantizeRows(const Matrix& m, int64_t row_begin, int64_t row_end, float* dst) {
   const auto* base = static_cast<const uint8_t*>(m.data);
   if (m.is_quantized()) {
+    GORAE_CHECK(m.quant_layout == QuantLayout::kGgml, "DequantizeRows: {} matrix in a kernel-only layout",
+                GgmlTypeName(m.quant));
     for (int64_t r = row_begin; r < row_end; ++r) {
       DequantizeGgmlRow(m.quant, base + static_cast<size_t>(r) * m.row_bytes(), dst + (r - row_begin) * m.cols, m.cols);
     }

@@ -25,10 +25,13 @@ struct Matrix {
   // A block-quantized ggml type, or kF32 for "not block-quantized: dtype describes data" (GGUF
   // F32/F16/BF16 tensors use dtype, so they keep the element-dtype paths).
   GgmlType quant = GgmlType::kF32;
+  // kLaneInterleaved: data is a load-time copy only QuantLinear can read (tensor/quant.h);
+  // DequantizeRows refuses it.
+  QuantLayout quant_layout = QuantLayout::kGgml;
 
   bool empty() const { return data == nullptr; }
   bool is_quantized() const { return quant != GgmlType::kF32; }
-  QuantMatrix AsQuant() const { return {quant, rows, cols, data}; }  // only when is_quantized()
+  QuantMatrix AsQuant() const { return {quant, rows, cols, data, quant_layout}; }  // only when is_quantized()
   // Bytes of one stored row (fp8 scales not counted).
   size_t row_bytes() const {
     return is_quantized() ? GgmlRowBytes(quant, cols) : static_cast<size_t>(cols) * DTypeSize(dtype);

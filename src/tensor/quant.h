@@ -153,6 +153,16 @@ inline float HalfToFloat(uint16_t h) {
   return out;
 }
 
+// How the values sit inside each block of a quantized matrix.
+//   kGgml             the layouts above, bit for bit: what files hold and what every decoder reads.
+//   kLaneInterleaved  Q4_K, Q5_K, Q6_K only: the same bytes per super-block, d/dmin/scales where
+//                     ggml has them, but the 256 values permuted inside the super-block so that
+//                     the plain unpack of the value bytes gives the registers the AVX-512 VNNI
+//                     lane-scaled kernels read (each int32 lane one sub-block; see InterleaveLanes
+//                     in kernels/cpu/quant_dot_x86.h). Made once at model load
+//                     (RepackLaneInterleaved); only QuantLinear at that SIMD level reads it.
+enum class QuantLayout : uint8_t { kGgml, kLaneInterleaved };
+
 // A weight matrix in a ggml type: (rows = out_features, cols = in_features), each row
 // GgmlRowBytes(type, cols) bytes, rows back to back (a GGUF tensor with ne = [cols, rows]).
 // Not owned; usually points into a memory-mapped file. Kept beside Matrix (matrix.h) with the
@@ -162,6 +172,7 @@ struct QuantMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
+  QuantLayout layout = QuantLayout::kGgml;
 
   size_t row_bytes() const { return GgmlRowBytes(type, cols); }
   const uint8_t* row(int64_t r) const {

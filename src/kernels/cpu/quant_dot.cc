@@ -54,12 +54,12 @@ quant_internal::DotFn Kernel(GgmlType t) {
   return f;
 }
 
-// The tiled kernel for t at the current level; fn is nullptr where there is none (then
-// QuantLinear loops over Kernel(t)).
-quant_internal::Gemm GemmKernel(GgmlType t) {
+// The tiled kernel for t in `layout` at the current level; fn is nullptr where there is none (then
+// QuantLinear loops over Kernel(t), which reads kGgml only).
+quant_internal::Gemm GemmKernel(GgmlType t, QuantLayout layout) {
   switch (GetQuantSimd()) {
-    case QuantSimd::kAvx512: return quant_internal::Avx512GemmKernel(t);
-    case QuantSimd::kAvx2: return quant_internal::Avx2GemmKernel(t);
+    case QuantSimd::kAvx512: return quant_internal::Avx512GemmKernel(t, layout);
+    case QuantSimd::kAvx2: return quant_internal::Avx2GemmKernel(t, layout);
     case QuantSimd::kScalar: return {};
   }
   return {};
@@ -97,6 +97,24 @@ Status SetQuantSimd(QuantSimd s) {
 QuantSimd GetQuantSimd() { return static_cast<QuantSimd>(CurrentLevel().load(std::memory_order_relaxed)); }
 
 bool HasSimdKernel(QuantSimd s, GgmlType t) { return LevelKernel(s, t) != nullptr; }
+
+QuantLayout FastestLayout(GgmlType t) {
+  const bool lane = GemmKernel(t, QuantLayout::kLaneInterleaved).fn != nullptr;
+  return lane ? QuantLayout::kLaneInterleaved : QuantLayout::kGgml;
+}
+
+void RepackLaneInterleaved(GgmlType t, const void* src, void* dst, int64_t rows, int64_t cols) {
+  // The conversion itself only needs AVX2 (InterleaveLanes); it lives with the one level that reads
+  // the result.
+  const quant_internal::RepackFn repack = CpuHas(QuantSimd::kAvx512) ? quant_internal::Avx512RepackKernel(t) : nullptr;
+  GORAE_CHECK(repack != nullptr && cols % kQKK == 0, "RepackLaneInterleaved: {} with {} columns on a CPU {} AVX-512 VNNI",
+              GgmlTypeName(t), cols, CpuHas(QuantSimd::kAvx512) ? "with" : "without");
+  const size_t row_bytes = GgmlRowBytes(t, cols);
+  const auto* from = static_cast<const uint8_t*>(src);
+  auto* to = static_cast<uint8_t*>(dst);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) repack(from + r * row_bytes, to + r * row_bytes, cols / kQKK);
+}
 
 float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_t n) {
   return Kernel(t)(w_row, act.data(), n);
@@ -162,10 +180,14 @@ void QuantLinearMany(std::span<float* const> outs, const float* in, int64_t T, s
     LinearJob& j = jobs[n_jobs++];
     j.w = w;
     j.out = outs[i];
-    j.dot = Kernel(w.type);
-    const quant_internal::Gemm gemm = GemmKernel(w.type);
+    const quant_internal::Gemm gemm = GemmKernel(w.type, w.layout);
+    const bool ggml = w.layout == QuantLayout::kGgml;
+    // A repacked matrix is readable by one level's tiles only (the row kernels read kGgml).
+    GORAE_CHECK(ggml || gemm.fn != nullptr, "QuantLinear: {} matrix in the lane-interleaved layout at level {}, which cannot read it",
+                GgmlTypeName(w.type), QuantSimdName(GetQuantSimd()));
+    j.dot = ggml ? Kernel(w.type) : nullptr;
     // With one input row the tile only pays where it is also the faster row kernel (gemm.single).
-    const bool use_gemm = gemm.fn != nullptr && (T > 1 || gemm.single);
+    const bool use_gemm = gemm.fn != nullptr && (T > 1 || gemm.single || !ggml);
     j.gemm = use_gemm ? gemm.fn : nullptr;
     ActLayout want;
     want.format = ActFormatFor(w.type);

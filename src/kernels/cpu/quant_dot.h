@@ -78,6 +78,17 @@ QuantSimd GetQuantSimd();
 // True if level s has its own kernel for type t (otherwise that type runs the scalar kernel).
 bool HasSimdKernel(QuantSimd s, GgmlType t);
 
+// Weight layouts (QuantLayout, tensor/quant.h). The layout QuantLinear reads type t fastest in at
+// the current level: kLaneInterleaved for Q4_K/Q5_K/Q6_K at AVX-512 VNNI (its lane-scaled tiles then
+// skip the per-block lane shuffle of kGgml), else kGgml. A model loaded for inference repacks its
+// matrices to it once; a matrix in kLaneInterleaved must then be used at that level only
+// (QuantLinear checks).
+QuantLayout FastestLayout(GgmlType t);
+// Converts a (rows, cols) matrix of type t from kGgml to kLaneInterleaved, or back (the value
+// permutation is its own inverse); src and dst each rows * GgmlRowBytes(t, cols) bytes, dst may
+// equal src. Threads over rows. Needs a CPU with AVX-512 VNNI and a type with that layout.
+void RepackLaneInterleaved(GgmlType t, const void* src, void* dst, int64_t rows, int64_t cols);
+
 // Dot product of one weight row (n values of type t) with an activation prepared by
 // QuantActivation::Quantize(t, ...), at the current SIMD level.
 float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_t n);
@@ -87,6 +98,7 @@ float QuantDot(GgmlType t, const void* w_row, const QuantActivation& act, int64_
 // level's tiled kernel (where it has one for w.type) unpacks each weight block once per tile of
 // input rows instead of once per (row, input) pair. Results equal QuantDot's integer sums; the
 // fp32 order of additions may differ (so not always bit-identical to QuantDot, even for T = 1).
+// w may be in either layout; kLaneInterleaved only at a level that reads it (FastestLayout).
 void QuantLinear(float* out, const float* in, int64_t T, const QuantMatrix& w);
 
 // Products that read the same input (q/k/v, gate/up): outs[i] (T, ws[i].rows) = in (T, cols) @

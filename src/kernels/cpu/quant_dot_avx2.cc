@@ -49,7 +49,7 @@ constexpr bool kLaneScaledKTiles = false;
 
 namespace gorae::quant_internal {
 DotFn Avx2DotKernel(GgmlType t) { return SimdDotKernel(t); }
-Gemm Avx2GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
+Gemm Avx2GemmKernel(GgmlType t, QuantLayout layout) { return SimdGemmKernel(t, layout); }
 }  // namespace gorae::quant_internal
 
 #pragma GCC pop_options
@@ -58,7 +58,7 @@ Gemm Avx2GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 
 namespace gorae::quant_internal {
 DotFn Avx2DotKernel(GgmlType) { return nullptr; }
-Gemm Avx2GemmKernel(GgmlType) { return {}; }
+Gemm Avx2GemmKernel(GgmlType, QuantLayout) { return {}; }
 }  // namespace gorae::quant_internal
 
 #endif

@@ -53,7 +53,8 @@ constexpr bool kLaneScaledKTiles = true;
 
 namespace gorae::quant_internal {
 DotFn Avx512DotKernel(GgmlType t) { return SimdDotKernel(t); }
-Gemm Avx512GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
+Gemm Avx512GemmKernel(GgmlType t, QuantLayout layout) { return SimdGemmKernel(t, layout); }
+RepackFn Avx512RepackKernel(GgmlType t) { return SimdRepackKernel(t); }
 }  // namespace gorae::quant_internal
 
 #pragma GCC pop_options
@@ -62,7 +63,8 @@ Gemm Avx512GemmKernel(GgmlType t) { return SimdGemmKernel(t); }
 
 namespace gorae::quant_internal {
 DotFn Avx512DotKernel(GgmlType) { return nullptr; }
-Gemm Avx512GemmKernel(GgmlType) { return {}; }
+Gemm Avx512GemmKernel(GgmlType, QuantLayout) { return {}; }
+RepackFn Avx512RepackKernel(GgmlType) { return nullptr; }
 }  // namespace gorae::quant_internal
 
 #endif

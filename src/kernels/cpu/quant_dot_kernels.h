@@ -30,7 +30,15 @@ struct Gemm {
   ActQuantFn quant = nullptr;   // nullptr: QuantizeActivationRow (the reference quantizer)
   bool single = false;          // also faster than the DotFn for one activation (decode)
 };
-Gemm Avx2GemmKernel(GgmlType t);
-Gemm Avx512GemmKernel(GgmlType t);
+// The tiled kernel for weights of type t stored in `layout`; {} where the level has none (for
+// QuantLayout::kLaneInterleaved: every level but AVX-512 VNNI, which alone can read it).
+Gemm Avx2GemmKernel(GgmlType t, QuantLayout layout);
+Gemm Avx512GemmKernel(GgmlType t, QuantLayout layout);
+
+// Converts `blocks` super-blocks of a type between QuantLayout::kGgml and kLaneInterleaved (either
+// way: the permutation is its own inverse); dst may equal src.
+using RepackFn = void (*)(const uint8_t* src, uint8_t* dst, int64_t blocks);
+// nullptr for types with no kLaneInterleaved layout.
+RepackFn Avx512RepackKernel(GgmlType t);
 
 }  // namespace gorae::quant_internal

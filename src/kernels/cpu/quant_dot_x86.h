@@ -214,6 +214,82 @@ inline void UnpackQ6KValues(const BlockQ6_K& b, __m256i q[8]) {
   }
 }
 
+inline void Store256(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+
+// The values of a K-quant super-block as 8 registers and back. Unpack gives register j = values
+// 32j..32j+31 of a block in QuantLayout::kGgml (for Q4_K/Q5_K: sub-block j), without offsets or
+// scales; Pack writes 8 such registers into the value bytes of a block (nothing else) so that
+// Unpack gives them back. The repacking at load (RepackBlocks) is Unpack, InterleaveLanes, Pack.
+template <bool kFive>
+struct Q4KLikeValues {
+  static constexpr size_t kBlockBytes = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
+  static constexpr size_t kQs = kFive ? 48 : 16;  // offset of qs; Q5_K's qh is at 16
+
+  // Chunk c of qs: values 64c.. in the low nibbles, 64c+32.. in the high; Q5_K's fifth bit of value
+  // 64c+l is bit 2c of qh[l], of 64c+32+l bit 2c+1.
+  static void Unpack(const uint8_t* blk, __m256i q[8]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kFive) hbits = Load256(blk + 16);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = Load256(blk + kQs + 32 * c);
+      q[2 * c] = _mm256_and_si256(raw, low4);
+      q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+      if constexpr (kFive) {
+        q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
+        q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1],
+                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
+        hbits = _mm256_srli_epi16(hbits, 2);
+      }
+    }
+  }
+
+  // The 16-bit shifts move bits across the two bytes of a word; every shifted term is masked to
+  // bits that came from its own byte.
+  static void Pack(const __m256i q[8], uint8_t* blk) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i high4 = _mm256_set1_epi8(static_cast<char>(0xF0));
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256i hbits = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      Store256(blk + kQs + 32 * c, _mm256_or_si256(_mm256_and_si256(q[2 * c], low4),
+                                                   _mm256_and_si256(_mm256_slli_epi16(q[2 * c + 1], 4), high4)));
+      if constexpr (kFive) {
+        for (int j = 2 * c; j < 2 * c + 2; ++j) {  // bit 4 of register j -> bit j of qh
+          const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(q[j], 4), one);
+          hbits = _mm256_or_si256(hbits, _mm256_slli_epi16(bit, j));
+        }
+      }
+    }
+    if constexpr (kFive) Store256(blk + 16, hbits);
+  }
+};
+
+struct Q6KValues {
+  static constexpr size_t kBlockBytes = sizeof(BlockQ6_K);
+
+  static void Unpack(const uint8_t* blk, __m256i q[8]) { UnpackQ6KValues(*reinterpret_cast<const BlockQ6_K*>(blk), q); }
+
+  // The inverse of UnpackQ6KValues (see there for which bits go where); masks as in Q4KLikeValues.
+  static void Pack(const __m256i q[8], uint8_t* blk) {
+    auto& b = *reinterpret_cast<BlockQ6_K*>(blk);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i high4 = _mm256_set1_epi8(static_cast<char>(0xF0));
+    const auto bits = [](__m256i v, int mask) { return _mm256_and_si256(v, _mm256_set1_epi8(static_cast<char>(mask))); };
+    for (int h = 0; h < 2; ++h) {
+      const __m256i* r = q + 4 * h;
+      Store256(b.ql + 64 * h, _mm256_or_si256(_mm256_and_si256(r[0], low4), _mm256_and_si256(_mm256_slli_epi16(r[2], 4), high4)));
+      Store256(b.ql + 64 * h + 32,
+               _mm256_or_si256(_mm256_and_si256(r[1], low4), _mm256_and_si256(_mm256_slli_epi16(r[3], 4), high4)));
+      const __m256i qh = _mm256_or_si256(
+          _mm256_or_si256(bits(_mm256_srli_epi16(r[0], 4), 0x03), bits(_mm256_srli_epi16(r[1], 2), 0x0C)),
+          _mm256_or_si256(bits(r[2], 0x30), bits(_mm256_slli_epi16(r[3], 2), 0xC0)));
+      Store256(b.qh + 32 * h, qh);
+    }
+  }
+};
+
 // Q4_K and Q5_K: sum_j sc_j * dot_j(q, y) in int32 lanes, the mins from the activation's bsums.
 template <bool kFive>
 float SimdDotQ4KLike(const void* w, const void* a, int64_t n) {
@@ -300,8 +376,6 @@ float SimdDotQ6K(const void* w, const void* a, int64_t n) {
 template <bool kFive, int C>
 void TileQ4KLike(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_t n, float* out, int64_t ldo) {
   const size_t block_bytes = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i one = _mm256_set1_epi8(1);
   __m256 acc[C];
   for (int t = 0; t < C; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t k = 0; k < n / kQKK; ++k) {
@@ -309,7 +383,6 @@ void TileQ4KLike(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_
     uint16_t dh, dminh;
     std::memcpy(&dh, blk, 2);
     std::memcpy(&dminh, blk + 2, 2);
-    const uint8_t* qs = blk + (kFive ? 48 : 16);
     uint8_t sc[8], m[8];
     for (int j = 0; j < 8; ++j) UnpackScaleMinK4(blk + 4, j, &sc[j], &m[j]);
     __m256i scale[8];
@@ -321,19 +394,7 @@ void TileQ4KLike(const uint8_t* w, const uint8_t* act, size_t act_stride, int64_
         static_cast<char>(m[3]), static_cast<char>(m[3]), static_cast<char>(m[2]), static_cast<char>(m[2]),
         static_cast<char>(m[1]), static_cast<char>(m[1]), static_cast<char>(m[0]), static_cast<char>(m[0])));
     __m256i q[8];  // q[j]: sub-block j (values 32j..32j+31)
-    __m256i hbits = _mm256_setzero_si256();
-    if constexpr (kFive) hbits = Load256(blk + 16);
-    for (int c = 0; c < 4; ++c) {
-      const __m256i raw = Load256(qs + 32 * c);
-      q[2 * c] = _mm256_and_si256(raw, low4);
-      q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-      if constexpr (kFive) {
-        q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
-        q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1],
-                                       _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
-        hbits = _mm256_srli_epi16(hbits, 2);
-      }
-    }
+    Q4KLikeValues<kFive>::Unpack(blk, q);
     const __m256 d = _mm256_set1_ps(Half(dh)), dmin = _mm256_set1_ps(Half(dminh));
     for (int t = 0; t < C; ++t) {
       const BlockQ8_K* y = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride) + k;
@@ -415,6 +476,8 @@ inline void UnpackScalesMinsK4Words(const uint8_t* s, uint32_t* sc_lo, uint32_t*
 // and the scales apply once per super-block to the int32 lanes, in fp32. InterleaveLanes puts the
 // 8 registers of a super-block (register j: values 32j..32j+31) into that form; the activation
 // goes through the same InterleaveLanes when it is quantized (SimdQuantizeQ8K<true>), so the pairs match.
+// Weights in QuantLayout::kLaneInterleaved had their InterleaveLanes done once, at load
+// (RepackBlocks), so their plain unpack is already in that form.
 //
 // Lane l of out[4g + i] is lane 4 * (l / 4) + i of in[4g + l % 4]: in out[0..3], lanes l and
 // l + 4 hold bytes of register l % 4, in out[4..7] of register 4 + l % 4. 16 in-lane unpacks.
@@ -476,6 +539,36 @@ void SimdQuantizeQ8K(const float* x, int64_t n, uint8_t* dst) {
   }
 }
 
+// The values of a super-block in lane order: in kGgml through InterleaveLanes, in kLaneInterleaved
+// as they unpack.
+template <typename Values, QuantLayout kLayout>
+inline void UnpackLanes(const uint8_t* blk, __m256i out[8]) {
+  if constexpr (kLayout == QuantLayout::kLaneInterleaved) {
+    Values::Unpack(blk, out);
+  } else {
+    __m256i q[8];
+    Values::Unpack(blk, q);
+    InterleaveLanes(q, out);
+  }
+}
+
+// QuantLayout::kGgml <-> kLaneInterleaved for `blocks` super-blocks: each block's values unpacked,
+// put through InterleaveLanes and packed back; d, dmin and the scales copied. InterleaveLanes is its
+// own inverse (a 4 x 4 transpose of int32 lanes in each 128-bit half), so the same call converts
+// back. dst may equal src (a block is in registers before it is written).
+template <typename Values>
+void RepackBlocks(const uint8_t* src, uint8_t* dst, int64_t blocks) {
+  for (int64_t k = 0; k < blocks; ++k) {
+    const uint8_t* from = src + k * Values::kBlockBytes;
+    uint8_t* to = dst + k * Values::kBlockBytes;
+    __m256i q[8], lanes[8];
+    Values::Unpack(from, q);
+    InterleaveLanes(q, lanes);
+    if (to != from) std::memcpy(to, from, Values::kBlockBytes);
+    Values::Pack(lanes, to);
+  }
+}
+
 // One super-block of weights ready for the lane-scaled tile: the values, interleaved; the fp32
 // scale of each lane of the first and second accumulator (d times the sub-block scale); and the
 // offset term, sum_i off16[i] * bsums[i] times off_scale, that the tile subtracts.
@@ -488,14 +581,11 @@ struct LaneScaledBlock {
 
 // Q4_K / Q5_K: register j is sub-block j, so accumulator a's lanes are sub-blocks 0-3 (twice),
 // b's 4-7; the offset is the mins: dmin * sum_j m_j * (bsums[2j] + bsums[2j+1]).
-template <bool kFive>
+template <bool kFive, QuantLayout kLayout>
 inline void UnpackLaneScaledQ4KLike(const uint8_t* blk, LaneScaledBlock* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i one = _mm256_set1_epi8(1);
   uint16_t dh, dminh;
   std::memcpy(&dh, blk, 2);
   std::memcpy(&dminh, blk + 2, 2);
-  const uint8_t* qs = blk + (kFive ? 48 : 16);
   uint32_t sc_lo, sc_hi, m_lo, m_hi;  // bytes j of the 8 scales and 8 mins, 4 to a word
   UnpackScalesMinsK4Words(blk + 4, &sc_lo, &sc_hi, &m_lo, &m_hi);
   const __m256 d = _mm256_set1_ps(Half(dh));
@@ -505,29 +595,15 @@ inline void UnpackLaneScaledQ4KLike(const uint8_t* blk, LaneScaledBlock* out) {
   const __m128i m8 = _mm_setr_epi32(static_cast<int>(m_lo), static_cast<int>(m_hi), 0, 0);
   out->off16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));  // m_j for bsums 2j and 2j+1
   out->off_scale = _mm256_set1_ps(Half(dminh));
-  __m256i q[8];
-  __m256i hbits = _mm256_setzero_si256();
-  if constexpr (kFive) hbits = Load256(blk + 16);
-  for (int c = 0; c < 4; ++c) {
-    const __m256i raw = Load256(qs + 32 * c);
-    q[2 * c] = _mm256_and_si256(raw, low4);
-    q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-    if constexpr (kFive) {
-      q[2 * c] = _mm256_or_si256(q[2 * c], _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
-      q[2 * c + 1] = _mm256_or_si256(q[2 * c + 1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
-      hbits = _mm256_srli_epi16(hbits, 2);
-    }
-  }
-  InterleaveLanes(q, out->q);
+  UnpackLanes<Q4KLikeValues<kFive>, kLayout>(blk, out->q);
 }
 
 // Q6_K: register i holds sub-blocks 2i (bytes 0-15, lanes 0-3) and 2i+1, so accumulator a's lanes
 // are sub-blocks 0,2,4,6,1,3,5,7 and b's 8,10,..,15; the offset is the -32: 32 d sum_j sc_j bsums_j.
+template <QuantLayout kLayout>
 inline void UnpackLaneScaledQ6K(const uint8_t* blk, LaneScaledBlock* out) {
   const auto& b = *reinterpret_cast<const BlockQ6_K*>(blk);
-  __m256i q[8];
-  UnpackQ6KValues(b, q);
-  InterleaveLanes(q, out->q);
+  UnpackLanes<Q6KValues, kLayout>(blk, out->q);
   const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
   const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   const __m128i sc_lanes = _mm_shuffle_epi8(sc, order);
@@ -634,27 +710,50 @@ void GemmTiles(const uint8_t* w, size_t w_stride, int64_t rows, const uint8_t* a
                                       out + t0 * ldo, ldo);
 }
 
-Gemm SimdGemmKernel(GgmlType t) {
+// The lane-scaled tiles over K-quant weights in `kLayout`.
+template <QuantLayout kLayout>
+Gemm LaneScaledGemm(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ4_K:
+      return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<false, kLayout>, sizeof(BlockQ4_K)>>,
+              SimdQuantizeQ8K<true>, true};
+    case GgmlType::kQ5_K:
+      return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<true, kLayout>, sizeof(BlockQ5_K)>>,
+              SimdQuantizeQ8K<true>, true};
+    case GgmlType::kQ6_K:
+      return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ6K<kLayout>, sizeof(BlockQ6_K)>>, SimdQuantizeQ8K<true>, true};
+    default: return {};
+  }
+}
+
+Gemm SimdGemmKernel(GgmlType t, QuantLayout layout) {
+  if (layout == QuantLayout::kLaneInterleaved) {
+    if constexpr (kLaneScaledKTiles) return LaneScaledGemm<QuantLayout::kLaneInterleaved>(t);
+    return {};  // this level cannot read it
+  }
   switch (t) {
     case GgmlType::kQ8_0: return {GemmTiles<Q32Tile<BlockQ8_0>>, nullptr};
     case GgmlType::kQ4_0: return {GemmTiles<Q32Tile<BlockQ4_0>>, nullptr};
     case GgmlType::kQ5_0: return {GemmTiles<Q32Tile<BlockQ5_0>>, nullptr};
     case GgmlType::kQ4_K:
-      if constexpr (kLaneScaledKTiles) {
-        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<false>, sizeof(BlockQ4_K)>>, SimdQuantizeQ8K<true>, true};
-      }
-      return {GemmTiles<Q4KLikeTile<false>>, SimdQuantizeQ8K<false>};
     case GgmlType::kQ5_K:
-      if constexpr (kLaneScaledKTiles) {
-        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ4KLike<true>, sizeof(BlockQ5_K)>>, SimdQuantizeQ8K<true>, true};
-      }
-      return {GemmTiles<Q4KLikeTile<true>>, SimdQuantizeQ8K<false>};
     case GgmlType::kQ6_K:
-      if constexpr (kLaneScaledKTiles) {
-        return {GemmTiles<LaneScaledTile<UnpackLaneScaledQ6K, sizeof(BlockQ6_K)>>, SimdQuantizeQ8K<true>, true};
-      }
+      if constexpr (kLaneScaledKTiles) return LaneScaledGemm<QuantLayout::kGgml>(t);
+      if (t == GgmlType::kQ4_K) return {GemmTiles<Q4KLikeTile<false>>, SimdQuantizeQ8K<false>};
+      if (t == GgmlType::kQ5_K) return {GemmTiles<Q4KLikeTile<true>>, SimdQuantizeQ8K<false>};
       return {GemmTiles<Q6KTile>, SimdQuantizeQ8K<false>};
     default: return {};
+  }
+}
+
+// The kGgml <-> kLaneInterleaved conversion for t where this level's tiles read kLaneInterleaved.
+inline RepackFn SimdRepackKernel(GgmlType t) {  // inline: only the AVX-512 file uses it
+  if constexpr (!kLaneScaledKTiles) return nullptr;
+  switch (t) {
+    case GgmlType::kQ4_K: return RepackBlocks<Q4KLikeValues<false>>;
+    case GgmlType::kQ5_K: return RepackBlocks<Q4KLikeValues<true>>;
+    case GgmlType::kQ6_K: return RepackBlocks<Q6KValues>;
+    default: return nullptr;
   }
 }
 
