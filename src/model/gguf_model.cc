@@ -1,12 +1,18 @@
 #include "model/gguf_model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "kernels/cpu/quant_dot.h"
 #include "tensor/quant_decode.h"
 
 namespace gorae {
@@ -255,6 +261,69 @@ class GgufBinder : public WeightVisitor {
   std::set<std::string> used_;
 };
 
+// GgufLayout::kForKernels: visits the bound weights (VisitWeights over slots already filled) and
+// copies each matrix Linear reads into FastestLayout.
+class KernelLayoutRepacker : public WeightVisitor {
+ public:
+  explicit KernelLayoutRepacker(GgufModel& g) : g_(g) {
+    for (const GgufTensor& t : g.file->tensors()) {
+      file_begin_ = std::min(file_begin_, t.data);
+      file_end_ = std::max(file_end_, t.data + t.nbytes);
+    }
+  }
+
+  Status OnMatrix(const std::string& hf, int64_t, int64_t, Matrix* m) override {
+    // Rows of the embedding are decoded one by one (DequantizeRows); kv_b is decoded to fp32 at
+    // load and again by DecodeKvB after training steps: both need the file's layout.
+    if (hf == "model.embed_tokens.weight" || hf.ends_with("kv_b_proj.weight")) return Status::Ok();
+    Repack(m, /*release_source=*/true);
+    return Status::Ok();
+  }
+  Status OnVector(const std::string&, int64_t, std::vector<float>*) override { return Status::Ok(); }
+
+  // m's data is replaced by a copy in FastestLayout(m->quant), if that is not kGgml. release_source:
+  // nothing else reads the old bytes, so their whole pages inside the file mapping are dropped.
+  void Repack(Matrix* m, bool release_source) {
+    if (!m->is_quantized() || m->quant_layout != QuantLayout::kGgml) return;
+    const QuantLayout layout = FastestLayout(m->quant);
+    if (layout == QuantLayout::kGgml) return;
+    const size_t bytes = static_cast<size_t>(m->rows) * m->row_bytes();
+    // for_overwrite: every byte is written by the repack, so no zeroing pass over the pages.
+    uint8_t* copy = g_.repacked.emplace_back(std::make_unique_for_overwrite<uint8_t[]>(bytes)).get();
+    RepackLaneInterleaved(m->quant, m->data, copy, m->rows, m->cols);
+    if (release_source) ReleaseFilePages(static_cast<const uint8_t*>(m->data), bytes);
+    g_.repacked_bytes += bytes;
+    m->data = copy;
+    m->quant_layout = layout;
+  }
+
+ private:
+  // MADV_DONTNEED on the read-only private file mapping: the pages leave this process's memory
+  // and would be read again from the file if touched. Only pages wholly inside [p, p + n) and in
+  // the mapping (not the loader's own copies, e.g. llama's re-ordered q/k), since a neighbour
+  // tensor may share the edge pages.
+  void ReleaseFilePages(const uint8_t* p, size_t n) const {
+    if (p < file_begin_ || p + n > file_end_) return;
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+
+  GgufModel& g_;
+  const uint8_t* file_begin_ = reinterpret_cast<const uint8_t*>(UINTPTR_MAX);
+  const uint8_t* file_end_ = nullptr;
+};
+
+Status RepackForKernels(GgufModel& g) {
+  KernelLayoutRepacker repacker(g);
+  GORAE_RETURN_IF_ERROR(VisitWeights(g.config, repacker, &g.weights));
+  // VisitWeights binds a tied lm_head as a copy of the embedding: it gets its own repacked bytes,
+  // and the embedding's stay (row lookups).
+  if (g.config.tie_word_embeddings) repacker.Repack(&g.weights.lm_head, /*release_source=*/false);
+  return Status::Ok();
+}
+
 // llama3 rope scaling, as llama.cpp stores it: one divisor per frequency.
 Status ReadRopeFreqs(GgufModel& g) {
   const GgufTensor* t = g.file->FindTensor("rope_freqs.weight");
@@ -353,7 +422,7 @@ void PermuteLlamaRows(const uint8_t* src, uint8_t* dst, int64_t heads, int64_t h
   }
 }
 
-Result<std::unique_ptr<GgufModel>> LoadGgufModel(const std::string& path) {
+Result<std::unique_ptr<GgufModel>> LoadGgufModel(const std::string& path, GgufLayout layout) {
   auto g = std::make_unique<GgufModel>();
   GORAE_ASSIGN_OR_RETURN(g->file, GgufFile::Open(path));
   GORAE_ASSIGN_OR_RETURN(g->config, ReadConfig(*g->file));
@@ -367,6 +436,7 @@ Result<std::unique_ptr<GgufModel>> LoadGgufModel(const std::string& path) {
     if (t.name.ends_with("attn_k_b.weight") || t.name.ends_with("attn_v_b.weight")) continue;
     g->weights.unused.push_back(t.name);
   }
+  if (layout == GgufLayout::kForKernels) GORAE_RETURN_IF_ERROR(RepackForKernels(*g));
   return g;
 }
 

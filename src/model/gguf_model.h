@@ -33,14 +33,28 @@ namespace gorae {
 struct GgufModel {
   std::unique_ptr<GgufFile> file;
   ModelConfig config;
-  ModelWeights weights;                  // matrices point into `file` or `owned`
+  ModelWeights weights;                  // matrices point into `file`, `owned` or `repacked`
   std::vector<float> rope_freq_factors;  // (rope_dim / 2) divisors of inv_freq; empty if none
   std::deque<std::vector<uint8_t>> owned;  // re-ordered q/k rows, rebuilt kv_b (stable addresses)
+  std::vector<std::unique_ptr<uint8_t[]>> repacked;  // matrices in the kernels' layout (kForKernels)
+  size_t repacked_bytes = 0;
+};
+
+// What the loader does with the layout of quantized matrices.
+enum class GgufLayout {
+  // Every matrix as the file stores it (QuantLayout::kGgml): for reading the weights back out
+  // (gorae convert) and for tests that decode them.
+  kAsStored,
+  // For inference: each K-quant matrix that only Linear reads is copied, once, into the layout the
+  // current SIMD level multiplies fastest (FastestLayout, kernels/cpu/quant_dot.h), and its file
+  // pages are released (madvise) so memory does not double. The embedding (row lookups) and kv_b
+  // (decoded to fp32) stay as stored; a tied lm_head gets its own copy beside the embedding.
+  kForKernels,
 };
 
 // Opens, reads the config, binds every tensor (declared shapes checked). Errors name the file
 // and the key or tensor; an unknown architecture or a type without kernels is Unsupported.
-Result<std::unique_ptr<GgufModel>> LoadGgufModel(const std::string& path);
+Result<std::unique_ptr<GgufModel>> LoadGgufModel(const std::string& path, GgufLayout layout = GgufLayout::kAsStored);
 
 // The llama.cpp architecture name for a config: "llama", "qwen2" or "deepseek2".
 const char* GgufArchitecture(const ModelConfig& c);

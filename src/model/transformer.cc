@@ -14,7 +14,7 @@ namespace gorae {
 Result<std::unique_ptr<Model>> Model::Load(const std::string& model_dir) {
   auto m = std::unique_ptr<Model>(new Model());
   if (model_dir.ends_with(".gguf")) {
-    GORAE_ASSIGN_OR_RETURN(m->gguf_, LoadGgufModel(model_dir));
+    GORAE_ASSIGN_OR_RETURN(m->gguf_, LoadGgufModel(model_dir, GgufLayout::kForKernels));
     m->config_ = m->gguf_->config;
     m->weights_ = std::move(m->gguf_->weights);
     m->rope_ = MakeRopeTable(m->config_);
