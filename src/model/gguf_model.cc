@@ -261,6 +261,8 @@ class GgufBinder : public WeightVisitor {
   std::set<std::string> used_;
 };
 
+constexpr size_t kRepackChunkBytes = size_t{8} << 20;
+
 // GgufLayout::kForKernels: visits the bound weights (VisitWeights over slots already filled) and
 // copies each matrix Linear reads into FastestLayout.
 class KernelLayoutRepacker : public WeightVisitor {
@@ -276,22 +278,30 @@ class KernelLayoutRepacker : public WeightVisitor {
     // Rows of the embedding are decoded one by one (DequantizeRows); kv_b is decoded to fp32 at
     // load and again by DecodeKvB after training steps: both need the file's layout.
     if (hf == "model.embed_tokens.weight" || hf.ends_with("kv_b_proj.weight")) return Status::Ok();
-    Repack(m, /*release_source=*/true);
+    Repack(m);
     return Status::Ok();
   }
   Status OnVector(const std::string&, int64_t, std::vector<float>*) override { return Status::Ok(); }
 
-  // m's data is replaced by a copy in FastestLayout(m->quant), if that is not kGgml. release_source:
-  // nothing else reads the old bytes, so their whole pages inside the file mapping are dropped.
-  void Repack(Matrix* m, bool release_source) {
+  // m's data is replaced by a copy in FastestLayout(m->quant), if that is not kGgml, and the old
+  // bytes' pages are dropped from memory (they stay readable: see ReleaseFilePages).
+  void Repack(Matrix* m) {
     if (!m->is_quantized() || m->quant_layout != QuantLayout::kGgml) return;
     const QuantLayout layout = FastestLayout(m->quant);
     if (layout == QuantLayout::kGgml) return;
-    const size_t bytes = static_cast<size_t>(m->rows) * m->row_bytes();
+    const size_t row_bytes = m->row_bytes(), bytes = static_cast<size_t>(m->rows) * row_bytes;
+    const auto* src = static_cast<const uint8_t*>(m->data);
     // for_overwrite: every byte is written by the repack, so no zeroing pass over the pages.
     uint8_t* copy = g_.repacked.emplace_back(std::make_unique_for_overwrite<uint8_t[]>(bytes)).get();
-    RepackLaneInterleaved(m->quant, m->data, copy, m->rows, m->cols);
-    if (release_source) ReleaseFilePages(static_cast<const uint8_t*>(m->data), bytes);
+    // In chunks, each released once copied: the load's memory peaks at the copies plus one chunk,
+    // not plus a whole matrix (the last, a tied lm_head, is the whole vocabulary: 180 MiB at 1.5B).
+    const int64_t chunk_rows = std::max<int64_t>(1, static_cast<int64_t>(kRepackChunkBytes / row_bytes));
+    for (int64_t r0 = 0; r0 < m->rows; r0 += chunk_rows) {
+      const int64_t n = std::min(chunk_rows, m->rows - r0);
+      RepackLaneInterleaved(m->quant, src + r0 * row_bytes, copy + r0 * row_bytes, n, m->cols);
+      // From the matrix's start, so pages that straddle two chunks go too.
+      ReleaseFilePages(src, static_cast<size_t>(r0 + n) * row_bytes);
+    }
     g_.repacked_bytes += bytes;
     m->data = copy;
     m->quant_layout = layout;
@@ -299,9 +309,10 @@ class KernelLayoutRepacker : public WeightVisitor {
 
  private:
   // MADV_DONTNEED on the read-only private file mapping: the pages leave this process's memory
-  // and would be read again from the file if touched. Only pages wholly inside [p, p + n) and in
-  // the mapping (not the loader's own copies, e.g. llama's re-ordered q/k), since a neighbour
-  // tensor may share the edge pages.
+  // and are read again from the file if touched (a tied embedding's rows, by the lookups of the
+  // tokens in use: a few pages, not the whole table the repack read). Only pages wholly inside
+  // [p, p + n), since a neighbour tensor may share the edge pages, and only in the mapping (not
+  // the loader's own copies, e.g. llama's re-ordered q/k).
   void ReleaseFilePages(const uint8_t* p, size_t n) const {
     if (p < file_begin_ || p + n > file_end_) return;
     const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
@@ -319,8 +330,8 @@ Status RepackForKernels(GgufModel& g) {
   KernelLayoutRepacker repacker(g);
   GORAE_RETURN_IF_ERROR(VisitWeights(g.config, repacker, &g.weights));
   // VisitWeights binds a tied lm_head as a copy of the embedding: it gets its own repacked bytes,
-  // and the embedding's stay (row lookups).
-  if (g.config.tie_word_embeddings) repacker.Repack(&g.weights.lm_head, /*release_source=*/false);
+  // and the embedding keeps pointing at the file's (row lookups).
+  if (g.config.tie_word_embeddings) repacker.Repack(&g.weights.lm_head);
   return Status::Ok();
 }
 
