@@ -1,5 +1,7 @@
 #include "rl/eval.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <map>
 
@@ -32,9 +34,11 @@ std::string MajorityAnswer(const std::vector<std::string>& answers) {
   return best;
 }
 
-// Runs rollouts with a stderr progress line when asked.
+// Runs rollouts with a stderr progress line when asked, and only on a terminal: redrawn with
+// '\r', it would fill a log file with one copy per decode step.
 Result<std::vector<Rollout>> Rollouts(const Model& model, const std::vector<std::vector<int>>& prompts, int64_t group,
                                       const RolloutOptions& ro, bool progress, const char* what) {
+  progress = progress && isatty(STDERR_FILENO);
   RolloutProgress report;
   if (progress) {
     report = [what](int64_t done, int64_t total, int64_t tokens) {
