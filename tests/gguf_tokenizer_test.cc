@@ -16,6 +16,7 @@
 
 #include "io/gguf.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -367,6 +368,15 @@ TEST(GgufLlamaCppFile, DeepSeekR1DistillQwen) {
   EXPECT_EQ(tok->bos_id(), 151646);      // <｜begin▁of▁sentence｜>, add_bos_token true
   EXPECT_EQ(tok->eos_id(), 151643);
   EXPECT_EQ(*tok->TokenToId("<think>"), 151648);
+  // The file's chat template is the one R1 was first released with (no "<think>\n" after the
+  // assistant tag), rendered natively as `gorae chat` sends it; Jinja (jinja2 on the file's
+  // template) renders this conversation to the same text.
+  ASSERT_TRUE(tok->chat_template().ok()) << tok->chat_template().status().message();
+  EXPECT_EQ(*tok->chat_template(), ChatTemplateKind::kDeepSeekR1Initial);
+  auto prompt = RenderChatTemplate(*tok->chat_template(), {{"user", "What is 347 + 589?", std::nullopt}},
+                                   /*add_generation_prompt=*/true, "<｜begin▁of▁sentence｜>");
+  ASSERT_TRUE(prompt.ok()) << prompt.status().message();
+  EXPECT_EQ(*prompt, "<｜begin▁of▁sentence｜><｜User｜>What is 347 + 589?<｜Assistant｜>");
   EXPECT_EQ(*tok->Encode("Hello, world! 12345", true),
             (std::vector<int32_t>{151646, 9707, 11, 1879, 0, 220, 16, 17, 18, 19, 20}));  // llama.cpp's ids
   std::map<std::string, std::vector<nlohmann::json>> texts;
