@@ -110,6 +110,23 @@ TEST_F(CliTest, MalformedConfigJson) {
   ExpectCleanFailure("logits --model " + d.path() + " --tokens 1", "config.json: not valid JSON");
 }
 
+// generate stops at the model's context (max_position_embeddings), whatever --max-tokens says,
+// and refuses a prompt that fills it.
+TEST_F(CliTest, GenerateStaysWithinTheContext) {
+  TempDir d;
+  Copy(d);
+  auto j = nlohmann::json::parse(testing::ReadFile(d / "config.json"));
+  j["max_position_embeddings"] = 8;
+  testing::WriteFile(d / "config.json", j.dump());
+  const auto r = RunGorae("generate --model " + d.path() + " --tokens '1 2 3 4 5 6' --max-tokens 100 --ignore-eos "
+                          "--temperature 0 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ids = ParseTokenList(r.out);
+  ASSERT_TRUE(ids.ok()) << r.out;
+  EXPECT_EQ(ids->size(), 2u) << r.out;
+  ExpectCleanFailure("generate --model " + d.path() + " --tokens '1 2 3 4 5 6 7 8'", "the model's context is 8");
+}
+
 TEST_F(CliTest, UnknownArchitecture) {
   TempDir d;
   Copy(d);

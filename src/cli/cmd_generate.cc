@@ -25,7 +25,7 @@ struct GenerateCliOptions {
   std::string chat;       // one user message, through the chat template
   std::string system;     // optional system message for --chat
   std::string tokenizer;  // tokenizer directory (default: the model directory)
-  int max_tokens = 32;
+  int max_tokens = 1024;  // as gorae chat: room for a reasoning answer, which ends at end of turn
   SamplerConfig sampler;
   bool ignore_eos = false;
   bool quiet = false;
@@ -70,8 +70,18 @@ int RunGenerate(const GenerateCliOptions& o) {
                                    (*model)->config().vocab_size));
   }
 
+  // Within the model's context: a long default must not run past the positions it was trained on.
+  int max_tokens = o.max_tokens;
+  const int64_t context = (*model)->config().max_position_embeddings;
+  if (context > 0) {
+    const int64_t room = context - static_cast<int64_t>(prompt->size());
+    if (room < 1) {
+      return ReportError(fmt::format("the prompt has {} tokens, the model's context is {}", prompt->size(), context));
+    }
+    max_tokens = static_cast<int>(std::min<int64_t>(max_tokens, room));
+  }
   GenerateOptions gen;
-  gen.max_new_tokens = o.max_tokens;
+  gen.max_new_tokens = max_tokens;
   if (tok) gen.vocab_limit = tok->vocab_size();  // text output: only ids the tokenizer can decode
   if (!o.ignore_eos) {
     for (int64_t id : (*model)->config().eos_token_ids) gen.stop_ids.push_back(static_cast<int>(id));
@@ -79,7 +89,7 @@ int RunGenerate(const GenerateCliOptions& o) {
   }
   Sampler sampler(o.sampler);
   KVCache cache = (*model)->NewCache(o.model.mla_mode());
-  cache.Reserve(static_cast<int64_t>(prompt->size()) + o.max_tokens);
+  cache.Reserve(static_cast<int64_t>(prompt->size()) + max_tokens);
 
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -131,7 +141,8 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--chat", o->chat, "a user message, rendered with the model's chat template (prints text)");
   cmd->add_option("--system", o->system, "system message for --chat");
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer directory (default: the model directory)");
-  cmd->add_option("--max-tokens", o->max_tokens, "new tokens at most")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-tokens", o->max_tokens, "new tokens at most (default 1024, within the model's context)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--temperature", o->sampler.temperature, "0 for greedy (default 1)");
   cmd->add_option("--top-p", o->sampler.top_p, "nucleus mass (default 1: off)");
   cmd->add_option("--top-k", o->sampler.top_k, "keep the k most likely tokens (default 0: off)");
