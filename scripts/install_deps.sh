@@ -13,6 +13,8 @@ BUILD_PKGS=(
   libpcre2-dev               # tokenizer pre-tokenizer regexes
   libcpp-httplib-dev         # the OpenAI-compatible server
   libcli11-dev libfmt-dev
+  libopenmpi-dev openmpi-bin # data-parallel training under mpirun (src/dist/); iproute2 for the namespace hosts test
+  iproute2
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
 )

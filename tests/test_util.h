@@ -39,12 +39,12 @@ struct CommandResult {
   std::string out, err;  // stdout, stderr
 };
 
-// Runs the gorae binary with `args` (a shell-quoted string), capturing stdout and stderr.
-inline CommandResult RunGorae(const std::string& args) {
+// Runs a shell command line, capturing stdout and stderr.
+inline CommandResult RunCommand(const std::string& command) {
   static int counter = 0;
   const std::string base = (std::filesystem::temp_directory_path() /
                             ("gorae_cmd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))).string();
-  const std::string cmd = std::string(GORAE_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const std::string cmd = "{ " + command + " ; } >" + base + ".out 2>" + base + ".err";
   const int status = std::system(cmd.c_str());
   CommandResult r;
   if (WIFEXITED(status)) {
@@ -66,6 +66,9 @@ inline CommandResult RunGorae(const std::string& args) {
   std::remove((base + ".err").c_str());
   return r;
 }
+
+// Runs the gorae binary with `args` (a shell-quoted string), capturing stdout and stderr.
+inline CommandResult RunGorae(const std::string& args) { return RunCommand(std::string(GORAE_BINARY) + " " + args); }
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/parallel_options.h"
 #include "rl/grpo.h"
 
 namespace gorae::cli {
@@ -49,6 +50,7 @@ void AddGrpoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--seed", o->seed, "problem and sampling seed")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all)");
   cmd->add_flag("--resume", o->resume, "continue OUT/checkpoint with its saved options");
+  AddParallelOptions(cmd, &o->parallel);
   cmd->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after N steps of this run");
   cmd->add_flag("!--no-progress", o->progress, "no progress line");
   cmd->callback([o, task_list, exit_code] {

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/parallel_options.h"
 #include "train/pretrain.h"
 
 namespace gorae::cli {
@@ -40,6 +41,7 @@ void AddPretrainCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--save-every", o->save_every, "checkpoint every N steps")->capture_default_str();
   cmd->add_option("--val-fraction", o->val_fraction, "held-out fraction of the documents")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all)");
+  AddParallelOptions(cmd, &o->parallel);
   cmd->add_option("--stop-after", o->stop_after, "stop (with a checkpoint) after N steps of this run");
   cmd->add_flag("!--no-progress", o->progress, "no progress bar");
   cmd->callback([o, exit_code] {

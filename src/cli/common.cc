@@ -2,11 +2,12 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "dist/job.h"
 
 namespace gorae::cli {
 
 int ReportError(const std::string& message) {
-  std::fprintf(stderr, "gorae: error: %s\n", message.c_str());
+  dist::PrintError(message);
   return 1;
 }
 

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "dist/job.h"
 
 namespace {
 
@@ -26,6 +27,11 @@ void UseShortOpenMpSpin(char** argv) {
 
 int main(int argc, char** argv) {
   UseShortOpenMpSpin(argv);
+  // Under mpirun/srun this process is one rank of a job (src/dist/); alone, it is the only one.
+  if (const gorae::Status s = gorae::dist::JoinJob(&argc, &argv); !s.ok()) {
+    gorae::dist::PrintError(s.message());
+    return gorae::dist::LeaveJob(1);
+  }
   CLI::App app{"gorae: DeepSeek-V3 architecture and the R1 recipe, native C++"};
   app.require_subcommand(1);
   int exit_code = 0;
@@ -47,13 +53,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return gorae::dist::LeaveJob(app.exit(e));
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "gorae: error: out of memory\n");
-    return 1;
+    gorae::dist::PrintError("out of memory");
+    return gorae::dist::LeaveJob(1);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gorae: error: %s\n", e.what());
-    return 1;
+    gorae::dist::PrintError(e.what());
+    return gorae::dist::LeaveJob(1);
   }
-  return exit_code;
+  return gorae::dist::LeaveJob(exit_code);
 }

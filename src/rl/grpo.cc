@@ -13,8 +13,10 @@
 #include <fmt/format.h>
 
 #include "core/threads.h"
+#include "dist/comm.h"
 #include "rl/chat_io.h"
 #include "rl/eval.h"
+#include "rl/grpo_parallel.h"
 #include "rl/grpo_step.h"
 #include "rl/rollout.h"
 #include "tasks/statements.h"
@@ -177,16 +179,6 @@ class ProblemSource {
   std::vector<tasks::Problem> file_;
 };
 
-// What a step's sampling produced: the groups kept for the update, as sequences, and tallies
-// over every completion sampled, kept or not (what the policy does, for the metrics).
-struct StepSamples {
-  std::vector<Sequence> seqs;       // G per kept group, in order
-  std::vector<double> rewards;      // of seqs
-  int64_t kept_groups = 0;
-  std::vector<double> all_rewards;  // of every completion sampled
-  int64_t groups = 0, correct = 0, formatted = 0, gen_tokens = 0, failed = 0, wrong_statements = 0;
-  std::map<std::string, std::pair<int64_t, int64_t>> per_task;  // task -> (right, total)
-};
 
 // Samples G completions of each problem, verifies them and appends the groups to *out: every
 // group, or with dynamic sampling only those whose rewards differ.
@@ -199,6 +191,7 @@ Status SampleRound(const Model& inference, const ChatCodec& codec, const std::ve
   }
   GORAE_ASSIGN_OR_RETURN(auto rollouts, RunRollouts(inference, prompts, o.group, ro));
   const size_t G = static_cast<size_t>(o.group);
+  out->kept_per_round.push_back(0);
   for (size_t first = 0; first < rollouts.size(); first += G) {
     std::vector<Sequence> group(G);
     std::vector<double> rewards(G);
@@ -236,6 +229,7 @@ Status SampleRound(const Model& inference, const ChatCodec& codec, const std::ve
     const bool differ = std::any_of(rewards.begin(), rewards.end(), [&](double x) { return x != rewards[0]; });
     if (o.dynamic_sampling > 0 && !differ) continue;
     ++out->kept_groups;
+    ++out->kept_per_round.back();
     for (size_t k = 0; k < G; ++k) {
       out->seqs.push_back(std::move(group[k]));
       out->rewards.push_back(rewards[k]);
@@ -321,6 +315,7 @@ Status RunGrpo(const GrpoOptions& cli) {
     o.out = cli.out;
     o.steps = std::max(cli.steps, o.steps);
     o.threads = cli.threads;
+    o.parallel = cli.parallel;
     o.progress = cli.progress;
     o.stop_after = cli.stop_after;
   } else if (fs::exists(ckpt_dir)) {
@@ -328,6 +323,7 @@ Status RunGrpo(const GrpoOptions& cli) {
                            cli.out);
   }
   GORAE_RETURN_IF_ERROR(CheckOptions(o));
+  GORAE_RETURN_IF_ERROR(dist::CheckSameOnAllRanks("the grpo options", o.ToJson().dump()));
   SetNumThreads(o.threads);
   const LossAggregation aggregation = *ParseLossAggregation(o.loss);
   const RewardScaling scaling = *ParseRewardScaling(o.scale_rewards);
@@ -343,12 +339,12 @@ Status RunGrpo(const GrpoOptions& cli) {
     return InvalidArgument("'{}': the tokenizer has {} tokens but the model's vocab_size is {}", policy_dir,
                            codec.tok->vocab_size(), config.vocab_size);
   }
-  train::AdamWState opt = train::NewAdamWState(*policy);
+  train::AdamWState full_opt = train::NewAdamWState(*policy);
   int64_t step = 0;
   if (cli.resume) {
-    GORAE_RETURN_IF_ERROR(train::LoadCheckpointWeights(ck, *policy, opt));
+    GORAE_RETURN_IF_ERROR(train::LoadCheckpointWeights(ck, *policy, full_opt));
     step = ck.trainer_state["step"].get<int64_t>();
-    GORAE_RETURN_IF_ERROR(train::TrimMetrics(metrics_path, step));
+    GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return train::TrimMetrics(metrics_path, step); }));
     fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
   }
   std::unique_ptr<TrainModel> ref;
@@ -359,20 +355,25 @@ Status RunGrpo(const GrpoOptions& cli) {
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) return IOError("cannot create '{}': {}", o.out, ec.message());
-  if (!cli.resume) std::ofstream(metrics_path, std::ios::trunc);
+  if (!cli.resume && dist::IsRoot()) std::ofstream(metrics_path, std::ios::trunc);
+  GORAE_ASSIGN_OR_RETURN(std::unique_ptr<train::GradReducer> reducer, train::MakeGradReducer(*policy, o.parallel));
+  train::AdamWState opt = train::RankOptimizerState(reducer.get(), full_opt);
+  full_opt = {};
   const int pad_id = codec.tok->pad_id() >= 0 ? codec.tok->pad_id() : codec.stop_ids[0];
   GrpoLossConfig lc{o.eps_low, o.eps_high, o.beta, aggregation, o.max_new_tokens};
 
   auto save = [&]() -> Status {
     nlohmann::json state = {{"step", step}, {"rng_state", 0}, {"options", o.ToJson()}};
-    return train::SaveCheckpoint(ckpt_dir, *policy, opt, state, policy_dir);
+    return train::SaveFromRoot(reducer.get(), opt, [&](const train::AdamWState& full) {
+      return train::SaveCheckpoint(ckpt_dir, *policy, full, state, policy_dir);
+    });
   };
   auto evaluate = [&](nlohmann::ordered_json& m) -> Status {
     if (heldout.empty()) return Status::Ok();
     GORAE_ASSIGN_OR_RETURN(auto inference, policy->InferenceModel());
     EvalOptions eo;
     eo.max_new_tokens = o.max_new_tokens;
-    GORAE_ASSIGN_OR_RETURN(EvalReport rep, Evaluate(*inference, codec, heldout, eo));
+    GORAE_ASSIGN_OR_RETURN(EvalReport rep, EvaluateOnRanks(*inference, codec, heldout, eo));
     m["heldout_accuracy"] = rep.accuracy;
     for (const TaskScore& s : rep.per_task) m["heldout"][s.task] = s.pass1;
     return Status::Ok();
@@ -381,10 +382,17 @@ Status RunGrpo(const GrpoOptions& cli) {
   fmt::print(stderr, "{}\n", train::DescribeModel(*policy));
   fmt::print(stderr, "grpo: {} steps x {} prompts x {} completions, loss {}, beta {}, mu {}, lr {}\n", o.steps,
              o.prompts, o.group, o.loss, o.beta, o.mu, o.lr);
-  std::ofstream metrics(metrics_path, std::ios::app);
+  if (reducer) {
+    fmt::print(stderr, "data parallel: {} ranks split the {} groups of each round, ZeRO stage {}\n",
+               dist::World().size(), o.prompts, reducer->zero_stage());
+  }
+  std::ofstream metrics;
+  if (dist::IsRoot()) metrics.open(metrics_path, std::ios::app);
   const int64_t first_step = step;
-  GrpoProgress progress(o.progress, first_step, o.steps);
+  GrpoProgress progress(o.progress && dist::IsRoot(), first_step, o.steps);
   train::ModelStep runner(*policy);
+  if (reducer) runner.SetBlockDoneHook([&](int64_t block) { reducer->BlockDone(block); });
+  dist::Communicator& world = dist::World();
   while (step < o.steps) {
     const auto t0 = std::chrono::steady_clock::now();
     nlohmann::ordered_json m;
@@ -403,34 +411,43 @@ Status RunGrpo(const GrpoOptions& cli) {
     ro.stop_ids = codec.stop_ids;
     ro.logprob_temperature = o.temperature;
     ro.vocab_limit = codec.tok->vocab_size();
+    // Each rank rolls out its share of every round's problems, seeded by their global positions.
     StepSamples sampled;
     const int64_t rounds = std::max<int64_t>(1, o.dynamic_sampling);
-    for (int64_t round = 0; round < rounds && sampled.kept_groups < o.prompts; ++round) {
+    for (int64_t round = 0, kept = 0; round < rounds && kept < o.prompts; ++round) {
       GORAE_ASSIGN_OR_RETURN(auto problems, source.Step(step, round));
+      const auto [p0, p1] = dist::ShareOf(static_cast<int64_t>(problems.size()), world.rank(), world.size());
+      const std::vector<tasks::Problem> mine(problems.begin() + p0, problems.begin() + p1);
       const uint64_t step_seed = Mix(o.seed, static_cast<uint64_t>(step) + 0x5eed);
-      ro.sampler.seed = round == 0 ? step_seed : Mix(step_seed, static_cast<uint64_t>(round));
-      GORAE_RETURN_IF_ERROR(SampleRound(*inference, codec, problems, o, ro, &sampled));
+      ro.sampler.seed = (round == 0 ? step_seed : Mix(step_seed, static_cast<uint64_t>(round))) +
+                        static_cast<uint64_t>(p0 * o.group);
+      Status st = mine.empty() ? Status::Ok() : SampleRound(*inference, codec, mine, o, ro, &sampled);
+      if (mine.empty()) sampled.kept_per_round.push_back(0);
+      if (world.SumInt(st.ok() ? 0 : 1) > 0) {
+        return st.ok() ? Status(StatusCode::kInternal, fmt::format("step {}: sampling failed on another rank", step + 1)) : st;
+      }
+      kept = world.SumInt(sampled.kept_groups);
     }
-    if (o.dynamic_sampling > 0 && sampled.kept_groups > o.prompts) {
-      sampled.kept_groups = o.prompts;
-      sampled.seqs.resize(static_cast<size_t>(o.prompts * o.group));
-      sampled.rewards.resize(sampled.seqs.size());
-    }
+    if (o.dynamic_sampling > 0) KeepFirstGroups(sampled, o.prompts, o.group);
+    const int64_t kept_groups = GatherTallies(sampled);
     std::vector<Sequence>& seqs = sampled.seqs;
     const double rollout_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // 2. Advantages and the loss aggregation's token weights.
-    const size_t N = seqs.size();
+    // The aggregation normalises over the whole step: global sequence and token counts.
+    const size_t N = seqs.size();  // this rank's
     int64_t counted_tokens = 0;
     for (const Sequence& s : seqs) {
       for (uint8_t x : s.mask) counted_tokens += x;
     }
-    const std::vector<double> adv = ComputeAdvantages(sampled.rewards, o.group, scaling);
+    counted_tokens = world.SumInt(counted_tokens);
+    const int64_t global_n = world.SumInt(static_cast<int64_t>(N));
+    const std::vector<double> adv = RankAdvantages(sampled.rewards, o.group, scaling);
     for (size_t k = 0; k < N; ++k) {
       int64_t n = 0;
       for (uint8_t x : seqs[k].mask) n += x;
       seqs[k].advantage = adv[k];
-      seqs[k].weight = TokenWeight(aggregation, n, static_cast<int64_t>(N), counted_tokens, o.max_new_tokens);
+      seqs[k].weight = TokenWeight(aggregation, n, global_n, counted_tokens, o.max_new_tokens);
     }
 
     // 3. Reference and sampling-policy log-probabilities, then mu passes of the GRPO update.
@@ -450,20 +467,31 @@ Status RunGrpo(const GrpoOptions& cli) {
     double grad_norm = 0.0;
     const double lr = o.warmup > 0 ? o.lr * std::min(1.0, static_cast<double>(step + 1) / o.warmup) : o.lr;
     // With dynamic sampling a step may keep no group at all: then there is nothing to update.
-    for (int64_t pass = 0; pass < o.mu && N > 0; ++pass) {
+    for (int64_t pass = 0; pass < o.mu && global_n > 0; ++pass) {
       PassStats ps;
       policy->ZeroGrad();
-      for (const auto& mb : micro) {
-        GORAE_RETURN_IF_ERROR(GrpoForwardBackward(runner, mb, pad_id, o.temperature, lc, use_old, use_ref, &ps));
+      Status failed = Status::Ok();
+      for (size_t i = 0; i < micro.size() && failed.ok(); ++i) {
+        if (reducer && i + 1 == micro.size()) reducer->Arm(config.num_hidden_layers);  // GRPO runs no MTP module
+        failed = GrpoForwardBackward(runner, micro[i], pad_id, o.temperature, lc, use_old, use_ref, &ps);
       }
+      if (reducer) reducer->Finish();
+      if (world.SumInt(failed.ok() ? 0 : 1) > 0) {
+        return failed.ok() ? Status(StatusCode::kInternal, fmt::format("step {}: the update failed on another rank", step + 1))
+                           : failed;
+      }
+      AllReducePassStats(ps);
       if (pass == 0) first = ps;
       GORAE_ASSIGN_OR_RETURN(grad_norm, train::GuardedOptimizerStep(*policy, opt, o.adamw, lr, o.clip, ps.loss,
-                                                                    step + 1, ckpt_dir));
+                                                                    step + 1, ckpt_dir, reducer.get()));
     }
+    if (reducer) reducer->TakeStats();
     if (o.ref_reset_every > 0 && ref && (step + 1) % o.ref_reset_every == 0) {
       CopyParams(*policy, *ref);
-      train::AdamWState none = train::NewAdamWState(*ref);
-      GORAE_RETURN_IF_ERROR(train::SaveCheckpoint(ref_dir, *ref, none, {{"step", step + 1}}, policy_dir));
+      GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] {
+        train::AdamWState none = train::NewAdamWState(*ref);
+        return train::SaveCheckpoint(ref_dir, *ref, none, {{"step", step + 1}}, policy_dir);
+      }));
     }
     ++step;
     const auto t2 = std::chrono::steady_clock::now();
@@ -488,8 +516,9 @@ Status RunGrpo(const GrpoOptions& cli) {
     m["wrong_statements"] = static_cast<double>(sampled.wrong_statements) / sampled_n;
     if (o.dynamic_sampling > 0) {
       m["groups_sampled"] = sampled.groups;
-      m["groups_kept"] = sampled.kept_groups;
+      m["groups_kept"] = kept_groups;
     }
+    if (world.size() > 1) m["ranks"] = world.size();
     m["loss"] = first.loss;
     m["kl"] = first.kl / tokens;
     m["clip_fraction"] = static_cast<double>(first.clipped) / tokens;
@@ -503,14 +532,16 @@ Status RunGrpo(const GrpoOptions& cli) {
     m["update_s"] = update_s;
     m["step_s"] = step_s;
     if (o.eval_every > 0 && (step % o.eval_every == 0 || step == o.steps)) GORAE_RETURN_IF_ERROR(evaluate(m));
-    metrics << m.dump() << "\n";
-    metrics.flush();
+    if (dist::IsRoot()) {
+      metrics << m.dump() << "\n";
+      metrics.flush();
+    }
     progress.Update(step, mean, m["accuracy"].get<double>(), m["response_length"].get<double>(),
                     static_cast<double>(sampled.gen_tokens) / rollout_s);
     const bool stopping = o.stop_after > 0 && step - first_step >= o.stop_after;
     if (step % o.save_every == 0 || step == o.steps || stopping) {
       GORAE_RETURN_IF_ERROR(save());
-      GORAE_RETURN_IF_ERROR(WriteGrpoPlot(o.out));
+      GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return WriteGrpoPlot(o.out); }));
     }
     if (stopping) break;
   }

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "train/data_parallel.h"
 #include "rl/grpo_loss.h"
 #include "train/optimizer.h"
 
@@ -63,6 +64,7 @@ struct GrpoOptions {
   int64_t save_every = 25;
   uint64_t seed = 1;
   int threads = 0;
+  train::ParallelOptions parallel;   // under mpirun: ranks split each step's groups (data_parallel.h)
   bool progress = true;
   bool resume = false;
   int64_t stop_after = 0;            // > 0: stop (with a checkpoint) after this many steps this run

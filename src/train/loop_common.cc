@@ -53,55 +53,101 @@ Status WriteMetricsPlot(const std::string& out_dir, const std::string& title) {
 }
 
 double ValidationLoss(ModelStep& step, const std::vector<Batch>& batches, const Objective& obj) {
-  double sum = 0.0, count = 0.0;
+  dist::Communicator& comm = dist::World();
+  std::vector<double> acc(3, 0.0);  // sum of ce * targets, targets, failures
   for (const Batch& b : batches) {
-    auto r = step.Run(b, obj, 1.0, /*backward=*/false, nullptr);
-    if (!r.ok()) return std::nan("");
-    sum += r->ce * static_cast<double>(r->targets);
-    count += static_cast<double>(r->targets);
+    const auto [b0, b1] = dist::ShareOf(b.B, comm.rank(), comm.size());
+    if (b1 == b0) continue;
+    const Objective rank_obj = RankObjective(obj, b, b1 - b0, step.model().mtp_depth());
+    auto r = step.Run(SliceRows(b, b0, b1), rank_obj, 1.0, /*backward=*/false, nullptr);
+    if (!r.ok()) {
+      acc[2] += 1;
+      continue;
+    }
+    // r->ce is this rank's share of the batch's mean: times the batch's targets, its share of the sum.
+    acc[0] += r->ce * rank_obj.main_denominator;
+    double targets = 0.0;
+    for (float m : b.mask) targets += m;
+    if (b0 == 0) acc[1] += targets;
   }
-  return count > 0 ? sum / count : std::nan("");
+  comm.AllReduceSum(acc);
+  return acc[2] == 0 && acc[1] > 0 ? acc[0] / acc[1] : std::nan("");
 }
 
 Result<double> GuardedOptimizerStep(TrainModel& model, AdamWState& opt, const AdamWOptions& adamw, double lr,
-                                    double clip, double loss, int64_t step, const std::string& ckpt_dir) {
+                                    double clip, double loss, int64_t step, const std::string& ckpt_dir,
+                                    GradReducer* reducer) {
   if (!std::isfinite(loss)) {
     return Status(StatusCode::kInternal,
                   fmt::format("the loss is {} at step {}: stopping before the update (the last checkpoint in '{}' "
                               "is kept); try a lower --lr",
                               loss, step, ckpt_dir));
   }
-  const double norm = GradNorm(model);
+  const bool sharded = reducer != nullptr && reducer->zero_stage() > 0;
+  const double norm = sharded ? reducer->ShardedGradNorm() : GradNorm(model);
   if (!std::isfinite(norm)) {
     return Status(StatusCode::kInternal,
                   fmt::format("the gradient norm is {} at step {} (loss {}): stopping before the update (the last "
                               "checkpoint in '{}' is kept); try a lower --lr",
                               norm, step, loss, ckpt_dir));
   }
-  if (clip > 0 && norm > clip) ScaleGrads(model, static_cast<float>(clip / norm));
+  const float scale = clip > 0 && norm > clip ? static_cast<float>(clip / norm) : 1.0f;
+  if (sharded) {
+    reducer->ShardedAdamW(opt, adamw, lr, scale);
+    return norm;
+  }
+  if (scale != 1.0f) ScaleGrads(model, scale);
   AdamWUpdate(model, opt, adamw, lr);
   return norm;
 }
 
 Result<StepReport> TrainOneStep(TrainModel& model, ModelStep& runner, AdamWState& opt, const StepSettings& s,
                                 const std::function<Batch()>& next_batch, int64_t step_number,
-                                const std::string& ckpt_dir) {
+                                const std::string& ckpt_dir, GradReducer* reducer) {
+  dist::Communicator& comm = dist::World();
   const auto& blocks = runner.MoeBlocks();
   const int64_t depth = model.mtp_depth();
   StepReport rep;
   rep.stats.resize(blocks.size());
+  for (MoeStats& st : rep.stats) st.Reset(model.config().n_routed_experts);
   rep.mtp.assign(static_cast<size_t>(depth), 0.0);
   model.ZeroGrad();
+  if (reducer != nullptr) runner.SetBlockDoneHook([reducer](int64_t block) { reducer->BlockDone(block); });
+  Status failed = Status::Ok();
   for (int64_t a = 0; a < s.accum; ++a) {
     const Batch batch = next_batch();
-    GORAE_ASSIGN_OR_RETURN(StepLosses r,
-                           runner.Run(batch, s.objective, 1.0 / static_cast<double>(s.accum), true, &rep.stats));
-    rep.loss += r.loss / s.accum, rep.ce += r.ce / s.accum, rep.balance += r.balance / s.accum;
-    for (int64_t k = 0; k < depth; ++k) rep.mtp[k] += r.mtp[k] / s.accum;
+    const auto [b0, b1] = dist::ShareOf(batch.B, comm.rank(), comm.size());
+    if (reducer != nullptr && a + 1 == s.accum) {
+      reducer->Arm(model.config().num_hidden_layers + (s.objective.mtp_lambda == 0.0 ? 0 : depth));
+    }
+    if (b1 == b0 || !failed.ok()) continue;  // no rows here: this rank adds nothing but joins the reduction
+    const Objective obj = RankObjective(s.objective, batch, b1 - b0, depth);
+    auto r = runner.Run(SliceRows(batch, b0, b1), obj, 1.0 / static_cast<double>(s.accum), true, &rep.stats);
+    if (!r.ok()) {
+      failed = r.status();  // every rank still joins the collectives below, so none is left waiting
+      continue;
+    }
+    rep.loss += r->loss / s.accum, rep.ce += r->ce / s.accum, rep.balance += r->balance / s.accum;
+    for (int64_t k = 0; k < depth; ++k) rep.mtp[k] += r->mtp[k] / s.accum;
   }
+  if (reducer != nullptr) {
+    reducer->Finish();
+    runner.SetBlockDoneHook(nullptr);
+    rep.comm = reducer->TakeStats();
+  }
+  // The ranks' shares of the losses and statistics add up to the global batch's.
+  std::vector<double> sums = {rep.loss, rep.ce, rep.balance, failed.ok() ? 0.0 : 1.0};
+  sums.insert(sums.end(), rep.mtp.begin(), rep.mtp.end());
+  comm.AllReduceSum(sums);
+  AllReduceMoeStats(comm, rep.stats);
+  if (!failed.ok()) return failed;
+  if (sums[3] > 0) return Status(StatusCode::kInternal, fmt::format("step {} failed on another rank", step_number));
+  rep.loss = sums[0], rep.ce = sums[1], rep.balance = sums[2];
+  for (int64_t k = 0; k < depth; ++k) rep.mtp[k] = sums[4 + k];
   rep.lr = s.lr;
-  GORAE_ASSIGN_OR_RETURN(rep.grad_norm,
-                         GuardedOptimizerStep(model, opt, s.adamw, s.lr, s.clip, rep.loss, step_number, ckpt_dir));
+  GORAE_ASSIGN_OR_RETURN(rep.grad_norm, GuardedOptimizerStep(model, opt, s.adamw, s.lr, s.clip, rep.loss, step_number,
+                                                             ckpt_dir, reducer));
+  if (reducer != nullptr) rep.comm.optimizer_comm_seconds = reducer->TakeStats().optimizer_comm_seconds;
   UpdateRouterBias(model, blocks, rep.stats, s.bias_gamma);
   return rep;
 }
@@ -118,6 +164,11 @@ nlohmann::ordered_json StepMetrics(const TrainModel& model, const ModelStep& run
   m["grad_norm"] = r.grad_norm;
   m["tokens_per_s"] = tokens_per_s;
   m["tokens"] = tokens;
+  if (dist::World().size() > 1) {
+    m["ranks"] = dist::World().size();
+    m["comm"] = {{"bytes", r.comm.bytes}, {"seconds", r.comm.comm_seconds}, {"exposed_seconds", r.comm.exposed_seconds},
+                 {"optimizer_seconds", r.comm.optimizer_comm_seconds}};
+  }
   if (!runner.MoeBlocks().empty()) {
     m["bias_gamma"] = bias_gamma;
     m["moe"] = MoeMetrics(runner.MoeBlocks(), r.stats, model.config().num_experts_per_tok);

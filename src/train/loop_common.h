@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "train/data_parallel.h"
 #include "train/model_step.h"
 #include "train/optimizer.h"
 #include "train/train_model.h"
@@ -27,15 +28,17 @@ Status TrimMetrics(const std::string& path, int64_t last_step);
 Status WriteMetricsPlot(const std::string& out_dir, const std::string& title);
 
 // Token-weighted mean main cross-entropy over the batches (forward only); NaN when they hold no
-// counted target or a forward fails.
+// counted target or a forward fails. Each rank runs its rows of every batch (data_parallel.h).
 double ValidationLoss(ModelStep& step, const std::vector<Batch>& batches, const Objective& obj);
 
 // Guards, clips and updates, once the step's gradients are accumulated: a non-finite loss or
 // gradient norm is an error before any parameter changes (naming the 1-based step and the
 // checkpoint that stays as it was); otherwise the gradients are clipped to global norm `clip`
-// (0: off) and AdamW is applied with learning rate lr. Returns the norm before clipping.
+// (0: off) and AdamW is applied with learning rate lr. Returns the norm before clipping. With a
+// ZeRO-1 reducer, the norm, clipping and update are the sharded ones (opt holds its shards).
 Result<double> GuardedOptimizerStep(TrainModel& model, AdamWState& opt, const AdamWOptions& adamw, double lr,
-                                    double clip, double loss, int64_t step, const std::string& ckpt_dir);
+                                    double clip, double loss, int64_t step, const std::string& ckpt_dir,
+                                    GradReducer* reducer = nullptr);
 
 // What one optimizer step did (losses are means over its micro-batches).
 struct StepReport {
@@ -43,6 +46,7 @@ struct StepReport {
   std::vector<double> mtp;       // per MTP depth
   double lr = 0.0, grad_norm = 0.0;  // grad_norm: before clipping
   std::vector<MoeStats> stats;   // router statistics of the step, ModelStep::MoeBlocks() order
+  CommStats comm;                // data parallel: the step's gradient communication
 };
 
 struct StepSettings {
@@ -55,11 +59,13 @@ struct StepSettings {
 };
 
 // One optimizer step: zero the gradients, forward + backward `accum` micro-batches taken from
-// next_batch, GuardedOptimizerStep (step_number is 1-based, for its messages), then the
-// aux-loss-free router-bias update from the step's expert loads.
+// next_batch (global micro-batches: this rank runs its rows), GuardedOptimizerStep (step_number is
+// 1-based, for its messages), then the aux-loss-free router-bias update from the step's expert
+// loads. With several ranks, `reducer` sums the gradients, and the losses and router statistics
+// of the report are summed over the ranks, so every rank reports (and balances by) global figures.
 Result<StepReport> TrainOneStep(TrainModel& model, ModelStep& runner, AdamWState& opt, const StepSettings& s,
                                 const std::function<Batch()>& next_batch, int64_t step_number,
-                                const std::string& ckpt_dir);
+                                const std::string& ckpt_dir, GradReducer* reducer = nullptr);
 
 // The metrics line of a step: step, loss, ce, mtp_ce (with MTP), balance_loss, lr, grad_norm,
 // tokens_per_s, tokens, and with MoE blocks bias_gamma and moe (MoeMetrics).

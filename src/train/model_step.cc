@@ -108,15 +108,17 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
   double count = 0.0;
   for (float m : batch.mask) count += m;
   out.targets = static_cast<int64_t>(count);
+  const bool global_norm = obj.main_denominator > 0;
+  const double main_denominator = global_norm ? obj.main_denominator : count;
   if (backward) d_xf.resize(Sz(N * D));
   // A weight callback's weights carry their own normalisation.
   const float scale0 = obj.token_weights ? static_cast<float>(loss_scale)
-                       : count > 0        ? static_cast<float>(loss_scale / count)
-                                          : 0.0f;
+                       : main_denominator > 0 ? static_cast<float>(loss_scale / main_denominator)
+                                              : 0.0f;
   const double ce_sum = HeadLoss(backward ? d_xf.data() : nullptr, Grad(G.lm_head), logits_out, xf.data(),
                                  F32(P.lm_head), targets.data(), batch.mask.data(), N, D, V, scale0,
                                  obj.token_weights);
-  out.ce = count > 0 ? ce_sum / count : 0.0;
+  out.ce = main_denominator > 0 ? ce_sum / main_denominator : 0.0;
   if (backward) {
     d_hidden_[0].resize(Sz(N * D));
     RmsNormBackward(d_hidden_[0].data(), G.final_norm.data(), d_xf.data(), h.data(), P.final_norm.data(), rstd.data(),
@@ -164,6 +166,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
     RmsNormForward(xo.data(), ro.data(), hk.data(), mw.head_norm.data(), Nk, D, eps);
     double cnt = 0.0;
     for (float w : wt) cnt += w;
+    if (global_norm) cnt = obj.mtp_denominators.at(Sz(k - 1));
     if (backward) d_xo.resize(Sz(Nk * D));
     const float sk = cnt > 0 ? static_cast<float>(loss_scale * mtp_weight / cnt) : 0.0f;
     const double sum = HeadLoss(backward ? d_xo.data() : nullptr, Grad(G.lm_head), nullptr, xo.data(), F32(P.lm_head),
@@ -205,10 +208,12 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
     for (int64_t b = 0; b < B; ++b) {
       for (int64_t t = 0; t < Tk; ++t) Accumulate(dprev + (b * Tp + t) * D, &d_in[(b * Tk + t) * D], D);
     }
+    if (block_done_) block_done_(L + k - 1);
   }
   float* dh = d_hidden_[0].data();
   for (int64_t l = L - 1; l >= 0; --l) {
     BlockTrainBackward(dh, G.layers[l], blocks_[l], P.layers[l], c, rope, B, T, obj.balance_alpha, loss_scale);
+    if (block_done_) block_done_(l);
   }
   EmbedBackward(Grad(G.embed), dh, inputs.data(), N, D);
   return out;

@@ -38,6 +38,11 @@ struct Objective {
   // backward; it is not divided by the mask sum (the weights carry any normalisation). So a
   // callback returning -dL/dlogp(target_n) makes the gradients those of L.
   TokenWeightFn token_weights;
+  // A data-parallel rank runs its rows of a global micro-batch: when > 0, the main CE (and each
+  // MTP depth's CE) is divided by these global counts of weighted targets instead of the rows'
+  // own, so the ranks' losses and gradients add up to the global batch's (data_parallel.h).
+  double main_denominator = 0.0;
+  std::vector<double> mtp_denominators;  // per depth; used when main_denominator > 0
 };
 
 struct Batch {
@@ -68,6 +73,13 @@ class ModelStep {
 
   TrainModel& model() const { return model_; }
 
+  // Called during the backward with the index of a block (into params().layers) whose parameter
+  // gradients are complete for this micro-batch: MTP blocks from the deepest (with their
+  // module's enorm/hnorm/eh_proj), then the main blocks from the top. The embedding, output head
+  // and final norm are complete only when Run returns. The data-parallel gradient reducer starts
+  // each bucket's all-reduce from here, overlapping it with the rest of the backward.
+  void SetBlockDoneHook(std::function<void(int64_t block)> hook) { block_done_ = std::move(hook); }
+
   // Indices into params().layers of the MoE blocks: main layers first, then MTP blocks.
   const std::vector<int64_t>& MoeBlocks() const { return moe_blocks_; }
 
@@ -84,6 +96,7 @@ class ModelStep {
   std::vector<MtpActs> mtp_;                // per depth
   std::vector<std::vector<float>> hidden_;  // depth 0 (main) .. D: final hidden (B*(T-k), hidden)
   std::vector<std::vector<float>> d_hidden_;
+  std::function<void(int64_t)> block_done_;
 };
 
 }  // namespace gorae::train

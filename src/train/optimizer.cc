@@ -33,28 +33,34 @@ void ScaleGrads(TrainModel& model, float factor) {
   }
 }
 
+AdamWFactors MakeAdamWFactors(const AdamWOptions& o, int64_t step, double lr) {
+  const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(step));
+  const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(step));
+  return {static_cast<float>(o.beta1), static_cast<float>(o.beta2), static_cast<float>(lr / bc1),
+          static_cast<float>(1.0 / std::sqrt(bc2)), static_cast<float>(o.eps),
+          static_cast<float>(1.0 - lr * o.weight_decay)};
+}
+
+void AdamWRange(float* p, const float* g, float* m, float* v, int64_t n, const AdamWFactors& f, bool decay) {
+  const float b1 = f.b1, b2 = f.b2, step_size = f.step_size, inv_sqrt_bc2 = f.inv_sqrt_bc2, eps = f.eps;
+  const float d = decay ? f.decay : 1.0f;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    p[i] = p[i] * d - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
 void AdamWUpdate(TrainModel& model, AdamWState& s, const AdamWOptions& o, double lr) {
   ++s.step;
-  const double bc1 = 1.0 - std::pow(o.beta1, static_cast<double>(s.step));
-  const double bc2 = 1.0 - std::pow(o.beta2, static_cast<double>(s.step));
-  const float b1 = static_cast<float>(o.beta1), b2 = static_cast<float>(o.beta2);
-  const float step_size = static_cast<float>(lr / bc1);
-  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
-  const float eps = static_cast<float>(o.eps);
+  const AdamWFactors f = MakeAdamWFactors(o, s.step, lr);
   auto& tensors = model.tensors();
   for (size_t k = 0; k < tensors.size(); ++k) {
     ParamTensor& t = tensors[k];
     if (!t.trainable) continue;
-    const float decay = t.decay ? static_cast<float>(1.0 - lr * o.weight_decay) : 1.0f;
-    float* m = s.m[k].data();
-    float* v = s.v[k].data();
-#pragma omp parallel for schedule(static) if (t.n > 65536)
-    for (int64_t i = 0; i < t.n; ++i) {
-      const float g = t.grad[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * g;
-      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      t.param[i] = t.param[i] * decay - step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    AdamWRange(t.param, t.grad, s.m[k].data(), s.v[k].data(), t.n, f, t.decay);
   }
 }
 

@@ -37,6 +37,14 @@ void ScaleGrads(TrainModel& model, float factor);
 //   p -= lr wd p  (decay tensors only, applied before the Adam step, as torch.optim.AdamW does)
 void AdamWUpdate(TrainModel& model, AdamWState& state, const AdamWOptions& o, double lr);
 
+// The per-step constants of the update above for update number `step` (1-based).
+struct AdamWFactors {
+  float b1, b2, step_size, inv_sqrt_bc2, eps, decay;  // decay: 1 - lr * wd
+};
+AdamWFactors MakeAdamWFactors(const AdamWOptions& o, int64_t step, double lr);
+// The update of n values (one tensor, or a ZeRO-1 rank's slice of one): p, m, v in place.
+void AdamWRange(float* p, const float* g, float* m, float* v, int64_t n, const AdamWFactors& f, bool decay);
+
 enum class Schedule { kCosine, kWsd, kConstant };
 Result<Schedule> ParseSchedule(const std::string& name);
 const char* ScheduleName(Schedule s);

@@ -105,6 +105,7 @@ Status RunPretrain(const PretrainOptions& cli) {
     o.out = cli.out;
     o.steps = std::max(cli.steps, o.steps);  // a resumed run may be extended, never cut below
     o.threads = cli.threads;
+    o.parallel = cli.parallel;
     o.progress = cli.progress;
     o.stop_after = cli.stop_after;
   } else if (fs::exists(ckpt_dir)) {
@@ -112,6 +113,7 @@ Status RunPretrain(const PretrainOptions& cli) {
                            cli.out);
   }
   GORAE_RETURN_IF_ERROR(CheckOptions(o));
+  GORAE_RETURN_IF_ERROR(dist::CheckSameOnAllRanks("the pretrain options", o.ToJson().dump()));
   SetNumThreads(o.threads);
 
   GORAE_ASSIGN_OR_RETURN(auto tok, tokenizer::Tokenizer::Load(o.tokenizer_dir));
@@ -150,7 +152,7 @@ Status RunPretrain(const PretrainOptions& cli) {
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) return IOError("cannot create '{}': {}", o.out, ec.message());
-  if (!cli.resume) {
+  auto build_shards = [&]() -> Status {
     std::vector<std::string> docs;
     if (!o.data.empty()) {
       GORAE_ASSIGN_OR_RETURN(docs, ReadDocuments(o.data));
@@ -162,7 +164,9 @@ Status RunPretrain(const PretrainOptions& cli) {
     GORAE_ASSIGN_OR_RETURN(ShardSummary sum, BuildShards(docs, *tok, o.val_fraction, data_dir));
     fmt::print(stderr, "data: {} train tokens ({} docs), {} validation tokens ({} docs) -> {}\n", sum.train_tokens,
                sum.train_docs, sum.val_tokens, sum.val_docs, data_dir);
-  }
+    return Status::Ok();
+  };
+  if (!cli.resume) GORAE_RETURN_IF_ERROR(dist::RunOnRoot(build_shards));  // the other ranks wait for the shards
   GORAE_ASSIGN_OR_RETURN(auto train, TokenShard::Open(data_dir + "/train.bin"));
   GORAE_ASSIGN_OR_RETURN(auto val, TokenShard::Open(data_dir + "/val.bin"));
   if (train->size() <= o.seq + 1) {
@@ -176,21 +180,24 @@ Status RunPretrain(const PretrainOptions& cli) {
   if (val_batches.empty()) fmt::print(stderr, "warning: the validation split is shorter than one sequence; no validation loss\n");
 
   // Parameters and optimizer state.
-  AdamWState opt = NewAdamWState(*model);
+  AdamWState full_opt = NewAdamWState(*model);
   int64_t step = 0;
   Rng rng{o.seed * 0x2545f4914f6cdd1dull + 1};
   int64_t tokens_seen = 0;
   if (cli.resume) {
-    GORAE_RETURN_IF_ERROR(LoadCheckpointWeights(ck, *model, opt));
+    GORAE_RETURN_IF_ERROR(LoadCheckpointWeights(ck, *model, full_opt));
     step = ck.trainer_state["step"].get<int64_t>();
     rng.state = ck.trainer_state["rng_state"].get<uint64_t>();
     tokens_seen = ck.trainer_state.value("tokens_seen", int64_t{0});
-    GORAE_RETURN_IF_ERROR(TrimMetrics(metrics_path, step));
+    GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return TrimMetrics(metrics_path, step); }));
     fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
   } else {
     model->InitRandom(o.seed);
-    std::ofstream(metrics_path, std::ios::trunc);
+    if (dist::IsRoot()) std::ofstream(metrics_path, std::ios::trunc);
   }
+  GORAE_ASSIGN_OR_RETURN(std::unique_ptr<GradReducer> reducer, MakeGradReducer(*model, o.parallel));
+  AdamWState opt = RankOptimizerState(reducer.get(), full_opt);
+  full_opt = {};
 
   GORAE_ASSIGN_OR_RETURN(Schedule kind, ParseSchedule(o.schedule));
   LrSchedule sched{kind, o.lr, o.min_lr_ratio, o.warmup >= 0 ? o.warmup : o.steps / 20, o.steps, o.wsd_decay_fraction};
@@ -200,22 +207,30 @@ Status RunPretrain(const PretrainOptions& cli) {
   ModelStep runner(*model);
   StepSettings settings{o.accum, obj, o.adamw, 0.0, o.clip, o.bias_gamma};
   fmt::print(stderr, "{}\n", DescribeModel(*model));
+  if (reducer) {
+    fmt::print(stderr, "data parallel: {} ranks, {} rows of each {}-sequence micro-batch on rank 0, {} gradient buckets, "
+               "ZeRO stage {}\n", dist::World().size(), dist::ShareOf(o.batch, 0, dist::World().size()).second, o.batch,
+               reducer->num_buckets(), reducer->zero_stage());
+  }
 
   auto save = [&]() -> Status {
     nlohmann::json state = {{"step", step}, {"rng_state", rng.state}, {"tokens_seen", tokens_seen},
                             {"options", o.ToJson()}};
-    return SaveCheckpoint(ckpt_dir, *model, opt, state, o.tokenizer_dir);
+    return SaveFromRoot(reducer.get(), opt, [&](const AdamWState& full) {
+      return SaveCheckpoint(ckpt_dir, *model, full, state, o.tokenizer_dir);
+    });
   };
 
-  std::ofstream metrics(metrics_path, std::ios::app);
+  std::ofstream metrics;
+  if (dist::IsRoot()) metrics.open(metrics_path, std::ios::app);
   const int64_t first_step = step;
-  ProgressLine progress(o.progress, first_step, o.steps);
+  ProgressLine progress(o.progress && dist::IsRoot(), first_step, o.steps);
   double last_val = std::nan("");
   while (step < o.steps) {
     const auto t0 = std::chrono::steady_clock::now();
     settings.lr = LearningRate(sched, step);
     auto report = TrainOneStep(*model, runner, opt, settings, [&] { return SampleBatch(*train, o.batch, o.seq, rng); },
-                               step + 1, ckpt_dir);
+                               step + 1, ckpt_dir, reducer.get());
     if (!report.ok()) {
       progress.Break();
       return report.status();
@@ -231,14 +246,18 @@ Status RunPretrain(const PretrainOptions& cli) {
       last_val = ValidationLoss(runner, val_batches, obj);
       m["val_loss"] = last_val;
     }
-    metrics << m.dump() << "\n";
-    metrics.flush();
+    if (dist::IsRoot()) {
+      metrics << m.dump() << "\n";
+      metrics.flush();
+    }
 
     progress.Update(step, report->loss, last_val, report->lr, static_cast<double>(step_tokens) / dt);
     const bool stopping = o.stop_after > 0 && step - first_step >= o.stop_after;
     if (step % o.save_every == 0 || step == o.steps || stopping) {
       GORAE_RETURN_IF_ERROR(save());
-      GORAE_RETURN_IF_ERROR(WriteMetricsPlot(o.out, "gorae pretrain: next-token cross-entropy"));
+      GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] {
+        return WriteMetricsPlot(o.out, "gorae pretrain: next-token cross-entropy");
+      }));
     }
     if (stopping) break;
   }

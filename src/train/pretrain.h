@@ -7,6 +7,9 @@
 // the held-out shard) every eval_every steps and at the end; checkpoints (OUT/checkpoint,
 // see checkpoint.h) every save_every steps and at the end; OUT/loss.svg plots the curves.
 //
+// Under mpirun -np N, each rank runs its rows of every global micro-batch (data_parallel.h); rank
+// 0 alone prints and writes OUT. OUT must be on a filesystem every rank sees.
+//
 // --resume continues from OUT/checkpoint with the options saved there (only steps may grow):
 // parameters, AdamW moments, the data RNG and the router biases are restored, so the loss curve
 // equals that of an uninterrupted run. A NaN/inf loss stops the run before the update, leaving
@@ -20,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "train/data_parallel.h"
 #include "train/optimizer.h"
 
 namespace gorae::train {
@@ -53,6 +57,7 @@ struct PretrainOptions {
   int64_t save_every = 100;
   double val_fraction = 0.05;
   int threads = 0;
+  ParallelOptions parallel;     // under mpirun: ZeRO stage, bucket size (any value on resume)
   bool progress = true;
   int64_t stop_after = 0;       // > 0: stop (with a checkpoint) after this many steps this run
 

@@ -384,6 +384,7 @@ Status RunSft(const SftOptions& cli) {
     o.conversations = cli.conversations;
     o.steps = std::max(cli.steps, o.steps);  // a resumed run may be extended, never cut below
     o.threads = cli.threads;
+    o.parallel = cli.parallel;
     o.progress = cli.progress;
     o.stop_after = cli.stop_after;
   } else if (fs::exists(ckpt_dir)) {
@@ -391,6 +392,7 @@ Status RunSft(const SftOptions& cli) {
                            cli.out);
   }
   GORAE_RETURN_IF_ERROR(CheckOptions(o));
+  GORAE_RETURN_IF_ERROR(dist::CheckSameOnAllRanks("the sft options", o.ToJson().dump()));
   SetNumThreads(o.threads);
   if (!cli.resume) {  // resume reads the files again, perhaps from another directory
     for (std::string& f : o.data) f = fs::absolute(f).string();
@@ -402,7 +404,7 @@ Status RunSft(const SftOptions& cli) {
     GORAE_ASSIGN_OR_RETURN(model, TrainModel::Create(ck.config, ck.mtp_depth));
   } else {
     GORAE_ASSIGN_OR_RETURN(std::string model_dir, ResolveModelDir(o.model));
-    GORAE_RETURN_IF_ERROR(CopyTokenizer(model_dir, tok_dir));
+    GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return CopyTokenizer(model_dir, tok_dir); }));
     GORAE_ASSIGN_OR_RETURN(model, LoadBaseModel(model_dir));
     fmt::print(stderr, "base model: {}\n", model_dir);
   }
@@ -462,12 +464,12 @@ Status RunSft(const SftOptions& cli) {
   std::error_code ec;
   fs::create_directories(o.out, ec);
   if (ec) return IOError("cannot create '{}': {}", o.out, ec.message());
-  AdamWState opt = NewAdamWState(*model);
+  AdamWState full_opt = NewAdamWState(*model);
   int64_t step = 0, tokens_seen = 0;
   uint64_t epoch_state = o.seed * 0x2545f4914f6cdd1dull + 1;
   int64_t epoch = 0, cursor = 0;
   if (cli.resume) {
-    GORAE_RETURN_IF_ERROR(LoadCheckpointWeights(ck, *model, opt));
+    GORAE_RETURN_IF_ERROR(LoadCheckpointWeights(ck, *model, full_opt));
     const nlohmann::json& st = ck.trainer_state;
     if (st.value("data_fingerprint", std::string()) != fingerprint) {
       return InvalidArgument("the conversations render to other tokens than those the checkpoint in '{}' was trained "
@@ -479,11 +481,14 @@ Status RunSft(const SftOptions& cli) {
     epoch = st.value("epoch", int64_t{0});
     cursor = st.value("cursor", int64_t{0});
     tokens_seen = st.value("tokens_seen", int64_t{0});
-    GORAE_RETURN_IF_ERROR(TrimMetrics(metrics_path, step));
+    GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return TrimMetrics(metrics_path, step); }));
     fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
-  } else {
+  } else if (dist::IsRoot()) {
     std::ofstream(metrics_path, std::ios::trunc);
   }
+  GORAE_ASSIGN_OR_RETURN(std::unique_ptr<GradReducer> reducer, MakeGradReducer(*model, o.parallel));
+  AdamWState opt = RankOptimizerState(reducer.get(), full_opt);
+  full_opt = {};
   EpochOrder order(static_cast<int64_t>(data.train.size()), epoch_state, epoch, cursor);
 
   GORAE_ASSIGN_OR_RETURN(Schedule kind, ParseSchedule(o.schedule));
@@ -501,12 +506,15 @@ Status RunSft(const SftOptions& cli) {
     nlohmann::json state = {{"kind", "sft"}, {"step", step}, {"rng_state", order.epoch_state()},
                             {"epoch", order.epoch()}, {"cursor", order.cursor()}, {"tokens_seen", tokens_seen},
                             {"data_fingerprint", fingerprint}, {"options", o.ToJson()}};
-    return SaveCheckpoint(ckpt_dir, *model, opt, state, tok_dir);
+    return SaveFromRoot(reducer.get(), opt, [&](const AdamWState& full) {
+      return SaveCheckpoint(ckpt_dir, *model, full, state, tok_dir);
+    });
   };
 
-  std::ofstream metrics(metrics_path, std::ios::app);
+  std::ofstream metrics;
+  if (dist::IsRoot()) metrics.open(metrics_path, std::ios::app);
   const int64_t first_step = step;
-  ProgressLine progress(o.progress, first_step, o.steps);
+  ProgressLine progress(o.progress && dist::IsRoot(), first_step, o.steps);
   double last_val = std::nan("");
   while (step < o.steps) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -520,7 +528,7 @@ Status RunSft(const SftOptions& cli) {
       for (float w : b.mask) step_targets += w > 0;
       return b;
     };
-    auto report = TrainOneStep(*model, runner, opt, settings, next_batch, step + 1, ckpt_dir);
+    auto report = TrainOneStep(*model, runner, opt, settings, next_batch, step + 1, ckpt_dir, reducer.get());
     if (!report.ok()) {
       progress.Break();
       return report.status();
@@ -538,14 +546,18 @@ Status RunSft(const SftOptions& cli) {
       last_val = ValidationLoss(runner, val_batches, obj);
       m["val_loss"] = last_val;
     }
-    metrics << m.dump() << "\n";
-    metrics.flush();
+    if (dist::IsRoot()) {
+      metrics << m.dump() << "\n";
+      metrics.flush();
+    }
 
     progress.Update(step, report->loss, last_val, report->lr, tokens_per_s);
     const bool stopping = o.stop_after > 0 && step - first_step >= o.stop_after;
     if (step % o.save_every == 0 || step == o.steps || stopping) {
       GORAE_RETURN_IF_ERROR(save());
-      GORAE_RETURN_IF_ERROR(WriteMetricsPlot(o.out, "gorae sft: cross-entropy on assistant tokens"));
+      GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] {
+        return WriteMetricsPlot(o.out, "gorae sft: cross-entropy on assistant tokens");
+      }));
     }
     if (stopping) break;
   }

@@ -35,6 +35,7 @@
 
 #include "core/status.h"
 #include "tokenizer/tokenizer.h"
+#include "train/data_parallel.h"
 #include "train/optimizer.h"
 
 namespace gorae::train {
@@ -89,6 +90,7 @@ struct SftOptions {
   int64_t eval_every = 25;
   int64_t save_every = 100;
   int threads = 0;
+  ParallelOptions parallel;  // under mpirun (data_parallel.h); any value on resume
   bool progress = true;
   int64_t stop_after = 0;       // > 0: stop (with a checkpoint) after this many steps this run
 
