@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
   batch.T = T;
   batch.mask.assign(static_cast<size_t>(B * T), 1.0f);
   batch.tokens.resize(static_cast<size_t>(B * (T + 1)));
-  const Objective obj{0.3, 1e-4};
+  Objective obj;
+  obj.mtp_lambda = 0.3;
+  obj.balance_alpha = 1e-4;
 
   double fwd = 0, fwdbwd = 0, optim = 0, loss = 0;
   for (int64_t s = 0; s <= steps; ++s) {  // step 0 warms up (allocations, page faults)
