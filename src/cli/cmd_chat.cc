@@ -107,6 +107,7 @@ int RunChat(ChatOptions& o) {
   if (!valid.ok()) return ReportError(valid.message());
   auto model = o.model.Load();
   if (!model.ok()) return ReportError(model.status().message());
+  if (const int followed = FollowIfExpertRank(**model); followed >= 0) return followed;
   auto tok = o.model.LoadTokenizer();
   if (!tok.ok()) return ReportError(tok.status().message());
   if (!(*tok)->chat_template().ok()) return ReportError((*tok)->chat_template().status().message());

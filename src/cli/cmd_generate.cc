@@ -65,6 +65,7 @@ int RunGenerate(const GenerateCliOptions& o) {
   if (prompt->empty()) return ReportError("the prompt has no tokens");
   auto model = o.model.Load();
   if (!model.ok()) return ReportError(model.status().message());
+  if (const int followed = FollowIfExpertRank(**model); followed >= 0) return followed;
   if (tok && tok->vocab_size() > (*model)->config().vocab_size) {
     return ReportError(fmt::format("the tokenizer has {} tokens but the model's vocab_size is {}", tok->vocab_size(),
                                    (*model)->config().vocab_size));

@@ -31,6 +31,7 @@ int RunLogits(const LogitsOptions& o) {
 
   auto model = o.model.Load();
   if (!model.ok()) return ReportError(model.status().message());
+  if (const int followed = FollowIfExpertRank(**model); followed >= 0) return followed;
   const int64_t vocab = (*model)->config().vocab_size;
   KVCache cache = (*model)->NewCache(o.model.mla_mode());
   cache.Reserve(n);

@@ -28,6 +28,7 @@ struct ServeOptions {
 int RunServe(ServeOptions& o) {
   auto model = o.model.Load();
   if (!model.ok()) return ReportError(model.status().message());
+  if (const int followed = FollowIfExpertRank(**model); followed >= 0) return followed;
   auto tok = o.model.LoadTokenizer();
   if (!tok.ok()) return ReportError(tok.status().message());
   if (!(*tok)->chat_template().ok()) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "cli/commands.h"
 #include "core/threads.h"
 #include "tokenizer/gguf_tokenizer.h"
 
@@ -13,12 +14,21 @@ void ModelOptions::AddTo(CLI::App* cmd, bool with_mla) {
   if (with_mla) {
     cmd->add_option("--mla", mla, "attention cache layout: naive (full K/V) or absorbed (latent only)")
         ->check(CLI::IsMember({"naive", "absorbed"}));
+    cmd->add_option("--expert-parallel", expert_parallel,
+                    "under mpirun -np N: split the routed experts over the N ranks (each holds 1/N)")
+        ->check(CLI::NonNegativeNumber);
   }
+}
+
+int FollowIfExpertRank(const Model& model) {
+  auto followed = model.FollowLeader();
+  if (!followed.ok()) return ReportError(followed.status().message());
+  return *followed ? 0 : -1;
 }
 
 Result<std::unique_ptr<Model>> ModelOptions::Load() const {
   SetNumThreads(threads);
-  return Model::Load(model_dir);
+  return Model::Load(model_dir, expert_parallel);
 }
 
 Result<std::shared_ptr<const tokenizer::Tokenizer>> ModelOptions::LoadTokenizer() const {

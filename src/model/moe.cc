@@ -84,7 +84,8 @@ void MlpForward(float* out, const float* x, int64_t T, const MlpWeights& w) {
   Linear(out, gate.data(), T, w.down_proj);
 }
 
-void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, const ModelConfig& c) {
+void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, const ModelConfig& c,
+                const ExpertShard& shard) {
   const int64_t D = c.hidden_size, E = c.n_routed_experts;
   std::vector<float> logits(static_cast<size_t>(T * E));  // (T, E)
   Linear(logits.data(), x, T, w.gate);
@@ -96,7 +97,8 @@ void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, cons
     for (size_t i = 0; i < r.experts.size(); ++i) assigned[r.experts[i]].emplace_back(t, r.weights[i]);
   }
 
-  if (c.n_shared_experts > 0) {
+  const bool shared_here = !shard.active() || shard.comm->rank() == 0;
+  if (c.n_shared_experts > 0 && shared_here) {
     MlpForward(out, x, T, w.shared);
   } else {
     std::memset(out, 0, static_cast<size_t>(T * D) * sizeof(float));
@@ -104,7 +106,7 @@ void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, cons
   std::vector<float> in, y;
   for (int64_t e = 0; e < E; ++e) {
     const auto& tokens = assigned[e];
-    if (tokens.empty()) continue;
+    if (tokens.empty() || !shard.holds(e)) continue;
     const int64_t n = static_cast<int64_t>(tokens.size());
     in.resize(static_cast<size_t>(n * D));
     y.resize(static_cast<size_t>(n * D));
@@ -112,6 +114,7 @@ void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, cons
     MlpForward(y.data(), in.data(), n, w.experts[e]);
     for (int64_t i = 0; i < n; ++i) AddScaled(out + tokens[i].first * D, &y[i * D], tokens[i].second, D);
   }
+  if (shard.active()) shard.comm->AllReduceSum(out, T * D, dist::DType::kF32);
 }
 
 }  // namespace gorae

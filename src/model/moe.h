@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/expert_parallel.h"
 #include "model/weights.h"
 
 namespace gorae {
@@ -29,7 +30,9 @@ Route RouteToken(const float* logits, const ModelConfig& c, const std::vector<fl
 void MlpForward(float* out, const float* x, int64_t T, const MlpWeights& w);
 
 // out (T, hidden) = routed experts weighted by the router + shared experts, for x (T, hidden).
-// Tokens are grouped by expert so each expert runs one batched product.
-void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, const ModelConfig& c);
+// Tokens are grouped by expert so each expert runs one batched product. With an active shard,
+// this rank adds only its experts (and rank 0 the shared ones), then the ranks' parts are summed.
+void MoeForward(float* out, const float* x, int64_t T, const MoeWeights& w, const ModelConfig& c,
+                const ExpertShard& shard = {});
 
 }  // namespace gorae

@@ -1,7 +1,12 @@
 #include "model/transformer.h"
 
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
@@ -10,6 +15,17 @@
 #include "model/moe.h"
 
 namespace gorae {
+
+namespace {
+
+std::string ReadConfigText(const std::string& model_dir) {
+  std::ifstream in(model_dir + "/config.json", std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& model_dir) {
   auto m = std::unique_ptr<Model>(new Model());
@@ -28,6 +44,34 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& model_dir) {
   GORAE_ASSIGN_OR_RETURN(m->weights_, BindWeights(m->config_, *m->ckpt_));
   m->rope_ = MakeRopeTable(m->config_);
   return m;
+}
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& model_dir, int expert_parallel) {
+  if (expert_parallel <= 1) return Load(model_dir);
+  if (model_dir.ends_with(".gguf")) {
+    return Unsupported("--expert-parallel runs safetensors model directories; '{}' is a GGUF file (convert it to a "
+                       "model directory, or run it in one process)", model_dir);
+  }
+  auto m = std::unique_ptr<Model>(new Model());
+  GORAE_ASSIGN_OR_RETURN(m->config_, LoadModelConfig(model_dir));
+  GORAE_ASSIGN_OR_RETURN(m->shard_, MakeExpertShard(m->config_, expert_parallel));
+  GORAE_RETURN_IF_ERROR(dist::CheckSameOnAllRanks("the model's config.json", ReadConfigText(model_dir)));
+  GORAE_ASSIGN_OR_RETURN(m->ckpt_, Checkpoint::Open(model_dir));
+  GORAE_ASSIGN_OR_RETURN(m->weights_, BindWeights(m->config_, *m->ckpt_));
+  // Another rank's experts are never read here: unbind them, so their file pages stay unmapped in
+  // memory (resident memory falls as 1 / N for the expert weights).
+  for (LayerWeights& l : m->weights_.layers) {
+    for (int64_t e = 0; e < static_cast<int64_t>(l.moe.experts.size()); ++e) {
+      if (!m->shard_.holds(e)) l.moe.experts[static_cast<size_t>(e)] = MlpWeights{};
+    }
+  }
+  m->rope_ = MakeRopeTable(m->config_);
+  return m;
+}
+
+Model::~Model() {
+  // Releases the followers (see FollowLeader): an empty step.
+  if (shard_.active() && shard_.comm->rank() == 0) BroadcastStep({});
 }
 
 Result<std::unique_ptr<Model>> Model::FromWeights(const ModelConfig& config, ModelWeights weights) {
@@ -50,7 +94,6 @@ Status Model::Forward(std::span<const int> tokens, KVCache& cache, float* logits
 
 Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
   const ModelConfig& c = config_;
-  const int64_t D = c.hidden_size;
   if (steps.empty()) return InvalidArgument("no sequences to run");
   std::vector<SequenceRows> seqs;
   int64_t N = 0;
@@ -66,6 +109,19 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
                                s.cache->size() + static_cast<int64_t>(t), c.vocab_size);
       }
     }
+    seqs.push_back({s.cache, N, static_cast<int64_t>(s.tokens.size())});
+    N += static_cast<int64_t>(s.tokens.size());
+  }
+  if (shard_.active()) BroadcastStep(steps);  // only rank 0 gets here; the others follow
+  return RunBatch(steps, /*head=*/true);
+}
+
+Status Model::RunBatch(std::span<const SequenceStep> steps, bool head) const {
+  const ModelConfig& c = config_;
+  const int64_t D = c.hidden_size;
+  std::vector<SequenceRows> seqs;
+  int64_t N = 0;
+  for (const auto& s : steps) {
     seqs.push_back({s.cache, N, static_cast<int64_t>(s.tokens.size())});
     N += static_cast<int64_t>(s.tokens.size());
   }
@@ -94,13 +150,14 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
     AddScaled(h.data(), y.data(), 1.0f, N * D);
     RmsNorm(x.data(), h.data(), lw.post_norm.data(), N, D, static_cast<float>(c.rms_norm_eps));
     if (lw.is_moe) {
-      MoeForward(y.data(), x.data(), N, lw.moe, c);
+      MoeForward(y.data(), x.data(), N, lw.moe, c, shard_);
     } else {
       MlpForward(y.data(), x.data(), N, lw.mlp);
     }
     AddScaled(h.data(), y.data(), 1.0f, N * D);
   }
   for (const auto& s : seqs) s.cache->Advance(s.n);
+  if (!head) return Status::Ok();
 
   // Final norm and head only for the rows whose logits are wanted, gathered contiguously.
   std::vector<int64_t> out_rows;
@@ -125,6 +182,61 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps) const {
     }
   }
   return Status::Ok();
+}
+
+}  // namespace gorae
+
+namespace gorae {
+
+// A step as rank 0 broadcasts it: [number of sequences, MLA mode, then per sequence: cache id,
+// cache position, all_positions, token count, tokens...]; no sequences releases the followers.
+void Model::BroadcastStep(std::span<const SequenceStep> steps) const {
+  std::vector<int64_t> msg = {static_cast<int64_t>(steps.size()),
+                              steps.empty() ? 0 : static_cast<int64_t>(steps.front().cache->mode())};
+  for (const auto& s : steps) {
+    msg.push_back(static_cast<int64_t>(reinterpret_cast<uintptr_t>(s.cache)));
+    msg.push_back(s.cache->size());
+    msg.push_back(s.all_positions ? 1 : 0);
+    msg.push_back(static_cast<int64_t>(s.tokens.size()));
+    msg.insert(msg.end(), s.tokens.begin(), s.tokens.end());
+  }
+  int64_t n = static_cast<int64_t>(msg.size());
+  shard_.comm->Broadcast(&n, 1, dist::DType::kI64, 0);
+  shard_.comm->Broadcast(msg.data(), n, dist::DType::kI64, 0);
+}
+
+Result<bool> Model::FollowLeader() const {
+  if (!shard_.active() || shard_.comm->rank() == 0) return false;
+  std::map<int64_t, std::unique_ptr<KVCache>> caches;  // rank 0's cache -> this rank's copy
+  for (;;) {
+    int64_t n = 0;
+    shard_.comm->Broadcast(&n, 1, dist::DType::kI64, 0);
+    std::vector<int64_t> msg(static_cast<size_t>(n));
+    shard_.comm->Broadcast(msg.data(), n, dist::DType::kI64, 0);
+    const int64_t count = msg.at(0);
+    if (count == 0) return true;
+    const MlaMode mode = static_cast<MlaMode>(msg.at(1));
+    std::vector<std::vector<int>> tokens(static_cast<size_t>(count));
+    std::vector<SequenceStep> steps;
+    size_t at = 2;
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t id = msg.at(at), position = msg.at(at + 1), all = msg.at(at + 2), len = msg.at(at + 3);
+      at += 4;
+      tokens[static_cast<size_t>(i)].assign(msg.begin() + static_cast<int64_t>(at), msg.begin() + static_cast<int64_t>(at) + len);
+      at += static_cast<size_t>(len);
+      auto& cache = caches[id];
+      if (!cache || cache->mode() != mode) cache = std::make_unique<KVCache>(NewCache(mode));
+      // Rank 0 cleared or rolled back this cache since: do the same. A cache cannot run ahead of
+      // what this rank has computed, so a larger position means the ranks lost step.
+      if (position > cache->size()) {
+        return Status(StatusCode::kInternal, fmt::format("expert-parallel rank {} lost step with rank 0 (cache at {}, "
+                                                         "rank 0 at {})", shard_.comm->rank(), cache->size(), position));
+      }
+      cache->Truncate(position);
+      steps.push_back({tokens[static_cast<size_t>(i)], cache.get(), nullptr, all != 0});
+    }
+    GORAE_RETURN_IF_ERROR(RunBatch(steps, /*head=*/false));
+  }
 }
 
 }  // namespace gorae

@@ -9,6 +9,7 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "model/expert_parallel.h"
 #include "model/gguf_model.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
@@ -21,6 +22,12 @@ class Model {
   // Loads config.json and the safetensors weights of a Hugging Face model directory, or, for a
   // path ending in ".gguf", a llama.cpp GGUF file (model/gguf_model.h; quantized weights in place).
   static Result<std::unique_ptr<Model>> Load(const std::string& model_dir);
+  // As Load, holding only this rank's routed experts (model/expert_parallel.h; ep <= 1: all).
+  // Safetensors directories only: a GGUF file's experts are repacked at load, all of them.
+  static Result<std::unique_ptr<Model>> Load(const std::string& model_dir, int expert_parallel);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
 
   // A model over weights the caller owns (e.g. the fp32 parameters of a training run): the
   // matrices and vectors in `weights` must stay valid while the model is used. kv_b_f32 is
@@ -53,13 +60,23 @@ class Model {
 
   KVCache NewCache(MlaMode mode) const { return KVCache(config_, mode); }
 
+  const ExpertShard& expert_shard() const { return shard_; }
+  // An expert-parallel rank other than 0 runs here, in step with rank 0's Forward/ForwardBatch
+  // calls (each is broadcast to it first), until rank 0's model is destroyed. True: this rank is
+  // such a follower and has now been released; false: nothing to follow (rank 0, or no EP).
+  Result<bool> FollowLeader() const;
+
  private:
   Model() = default;
+  // The layers (and, with head, the final norm and output head) of ForwardBatch, after validation.
+  Status RunBatch(std::span<const SequenceStep> steps, bool head) const;
+  void BroadcastStep(std::span<const SequenceStep> steps) const;
   ModelConfig config_;
   std::unique_ptr<Checkpoint> ckpt_;
   std::unique_ptr<GgufModel> gguf_;  // owns the mapping and re-ordered rows the weights point into
   ModelWeights weights_;
   RopeTable rope_;
+  ExpertShard shard_;
 };
 
 }  // namespace gorae

@@ -315,6 +315,52 @@ TEST_F(MpiTraining, MismatchedRanksAreRefusedAtStart) {
   EXPECT_FALSE(std::filesystem::exists(b / "checkpoint"));
 }
 
+// Expert-parallel inference: each rank holds 1/N of the routed experts; the logits equal one
+// process's (naive and absorbed MLA, prefill and incremental), generation gives the same tokens.
+TEST_F(MpiTraining, ExpertParallelLogitsAndGenerateEqualOneProcess) {
+  REQUIRE_MPI();
+  TempDir run;
+  ASSERT_EQ(RunGorae(Pretrain(run.path(), 3)).exit_code, 0);
+  const std::string model = run / "checkpoint";
+  auto parse = [](const std::string& out) { return nlohmann::json::parse(out)["logits"]; };
+  for (const char* mla : {"naive", "absorbed"}) {
+    const std::string logits = "logits --model " + model + " --tokens \"1 5 9 20 33 40 7\" --prefill 4 --mla " + mla;
+    const auto one = RunGorae(logits);
+    ASSERT_EQ(one.exit_code, 0) << one.err;
+    for (int np : {2, 4}) {
+      const auto many = RunMpi(np, logits + " --expert-parallel " + std::to_string(np));
+      ASSERT_EQ(many.exit_code, 0) << many.err;
+      const auto a = parse(one.out), b = parse(many.out);
+      ASSERT_EQ(a.size(), b.size());
+      double worst = 0.0;
+      for (size_t t = 0; t < a.size(); ++t) {
+        for (size_t v = 0; v < a[t].size(); ++v) worst = std::max(worst, std::fabs(a[t][v].get<double>() - b[t][v].get<double>()));
+      }
+      EXPECT_LT(worst, 1e-4) << mla << ", " << np << " ranks";
+    }
+  }
+  const std::string gen = "generate --model " + model + " --tokens \"1 5 9\" --max-tokens 16 --temperature 0.8 --seed 3";
+  const auto one = RunGorae(gen);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const auto two = RunMpi(2, gen + " --expert-parallel 2");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(one.out, two.out);
+  EXPECT_FALSE(one.out.empty());
+}
+
+TEST_F(MpiTraining, ExpertParallelMismatchesAreRefused) {
+  REQUIRE_MPI();
+  TempDir run;
+  ASSERT_EQ(RunGorae(Pretrain(run.path(), 1)).exit_code, 0);
+  const std::string logits = "logits --model " + run / "checkpoint" + " --tokens \"1 5\" --expert-parallel ";
+  auto r = RunMpi(2, logits + "4");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--expert-parallel 4 needs a job of 4 ranks"), std::string::npos) << r.err;
+  r = RunMpi(3, logits + "3");  // 8 experts
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("does not divide the model's 8 routed experts"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace gorae::train
 
