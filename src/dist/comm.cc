@@ -57,6 +57,7 @@ class SingleCommunicator final : public Communicator {
   }
   void Broadcast(void*, int64_t, DType, int) override {}
   void Barrier() override {}
+  std::unique_ptr<Communicator> Split(int, int) override { return std::make_unique<SingleCommunicator>(); }
 
  private:
   static void Copy(void* out, const void* in, int64_t n, DType t) {
@@ -137,6 +138,8 @@ Status InitWorld(int* argc, char*** argv) {
   GORAE_ASSIGN_OR_RETURN(WorldSlot(), MakeMpiWorld(argc, argv));
   return Status::Ok();
 }
+
+bool ConcurrentCallsAllowed() { return World().backend() != "mpi" || MpiThreadMultiple(); }
 
 void FinalizeWorld() {
   if (World().backend() == "mpi") FinalizeMpi();

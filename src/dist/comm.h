@@ -60,6 +60,9 @@ class Communicator {
                          const std::vector<int64_t>& recv_counts, DType t) = 0;
   virtual void Broadcast(void* data, int64_t count, DType t, int root) = 0;
   virtual void Barrier() = 0;
+  // A communicator over the ranks that pass the same color (collective over this one), ordered
+  // by key. Expert parallelism's groups are such splits of the world.
+  virtual std::unique_ptr<Communicator> Split(int color, int key) = 0;
 
   // Typed conveniences.
   void AllReduceSum(std::vector<float>& v) { AllReduceSum(v.data(), static_cast<int64_t>(v.size()), DType::kF32); }
@@ -82,6 +85,9 @@ inline bool IsRoot() { return World().rank() == 0; }
 // launcher (mpirun/mpiexec, or srun with PMI/PMIx), otherwise keeps the one-rank world. Returns an
 // error when the process was launched as one of several ranks but this binary has no MPI.
 Status InitWorld(int* argc, char*** argv);
+// Whether two threads may be inside the engine at once (MPI_THREAD_MULTIPLE). Expert parallelism
+// runs all-to-alls on the compute thread: the gradient reducer overlaps only where this holds.
+bool ConcurrentCallsAllowed();
 // Called once at the end of main (after the last collective).
 void FinalizeWorld();
 // Ends every rank of the job at once with exit code `code` (MPI_Abort; plain exit alone).

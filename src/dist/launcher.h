@@ -24,6 +24,7 @@ LaunchInfo DetectLauncher();
 // The MPI world (mpi_comm.cc); without MPI at build time, an error that says so.
 Result<std::unique_ptr<Communicator>> MakeMpiWorld(int* argc, char*** argv);
 void FinalizeMpi();
+bool MpiThreadMultiple();
 [[noreturn]] void AbortMpi(int code);
 
 }  // namespace gorae::dist

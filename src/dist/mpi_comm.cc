@@ -76,9 +76,17 @@ class MpiRequest final : public Request {
 
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator() {
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  explicit MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  ~MpiCommunicator() override {
+    if (comm_ != MPI_COMM_WORLD) MPI_Comm_free(&comm_);
+  }
+  std::unique_ptr<Communicator> Split(int color, int key) override {
+    MPI_Comm sub = MPI_COMM_NULL;
+    MPI_Comm_split(comm_, color, key, &sub);
+    return std::make_unique<MpiCommunicator>(sub);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -89,12 +97,12 @@ class MpiCommunicator final : public Communicator {
     for (int64_t at = 0; at < count; at += kMaxPiece) {
       const int64_t n = std::min(kMaxPiece, count - at);
       MPI_Allreduce(MPI_IN_PLACE, p + at * static_cast<int64_t>(DTypeSize(t)), static_cast<int>(n), ToMpi(t), MPI_SUM,
-                    MPI_COMM_WORLD);
+                    comm_);
     }
   }
   std::unique_ptr<Request> IAllReduceSum(void* data, int64_t count, DType t) override {
     auto r = std::make_unique<MpiRequest>();
-    MPI_Iallreduce(MPI_IN_PLACE, data, ToInt(count), ToMpi(t), MPI_SUM, MPI_COMM_WORLD, &r->req);
+    MPI_Iallreduce(MPI_IN_PLACE, data, ToInt(count), ToMpi(t), MPI_SUM, comm_, &r->req);
     return r;
   }
   void ReduceScatterSum(const void* in, void* out, const std::vector<int64_t>& counts, DType t) override {
@@ -105,7 +113,7 @@ class MpiCommunicator final : public Communicator {
     GORAE_CHECK(static_cast<int>(counts.size()) == size_);
     auto r = std::make_unique<MpiRequest>();
     r->counts = std::make_unique<CountsAndDispls>(counts);
-    MPI_Ireduce_scatter(in, out, r->counts->counts.data(), ToMpi(t), MPI_SUM, MPI_COMM_WORLD, &r->req);
+    MPI_Ireduce_scatter(in, out, r->counts->counts.data(), ToMpi(t), MPI_SUM, comm_, &r->req);
     return r;
   }
   void AllGatherV(const void* in, void* out, const std::vector<int64_t>& counts, DType t) override {
@@ -117,7 +125,7 @@ class MpiCommunicator final : public Communicator {
     auto r = std::make_unique<MpiRequest>();
     r->counts = std::make_unique<CountsAndDispls>(counts);
     MPI_Iallgatherv(in, r->counts->counts[rank_], ToMpi(t), out, r->counts->counts.data(), r->counts->displs.data(),
-                    ToMpi(t), MPI_COMM_WORLD, &r->req);
+                    ToMpi(t), comm_, &r->req);
     return r;
   }
   void AllToAllV(const void* send, const std::vector<int64_t>& send_counts, void* recv,
@@ -125,22 +133,26 @@ class MpiCommunicator final : public Communicator {
     GORAE_CHECK(static_cast<int>(send_counts.size()) == size_ && static_cast<int>(recv_counts.size()) == size_);
     const CountsAndDispls s(send_counts), r(recv_counts);
     MPI_Alltoallv(send, s.counts.data(), s.displs.data(), ToMpi(t), recv, r.counts.data(), r.displs.data(), ToMpi(t),
-                  MPI_COMM_WORLD);
+                  comm_);
   }
   void Broadcast(void* data, int64_t count, DType t, int root) override {
-    MPI_Bcast(data, ToInt(count), ToMpi(t), root, MPI_COMM_WORLD);
+    MPI_Bcast(data, ToInt(count), ToMpi(t), root, comm_);
   }
-  void Barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
+  void Barrier() override { MPI_Barrier(comm_); }
 
  private:
+  MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
 };
 
 }  // namespace
 
+static int thread_level = 0;  // what MPI_Init_thread provided
+
 Result<std::unique_ptr<Communicator>> MakeMpiWorld(int* argc, char*** argv) {
   int provided = 0;
-  MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+  MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+  thread_level = provided;
   if (provided < MPI_THREAD_SERIALIZED) {
     MPI_Finalize();
     return Status(StatusCode::kInternal,
@@ -148,10 +160,12 @@ Result<std::unique_ptr<Communicator>> MakeMpiWorld(int* argc, char*** argv) {
                               "MPI_THREAD_SERIALIZED ({})",
                               provided, MPI_THREAD_SERIALIZED));
   }
-  return std::unique_ptr<Communicator>(new MpiCommunicator());
+  return std::unique_ptr<Communicator>(new MpiCommunicator(MPI_COMM_WORLD));
 }
 
 void FinalizeMpi() { MPI_Finalize(); }
+
+bool MpiThreadMultiple() { return thread_level >= MPI_THREAD_MULTIPLE; }
 
 void AbortMpi(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
@@ -169,6 +183,8 @@ Result<std::unique_ptr<Communicator>> MakeMpiWorld(int*, char***) {
 }
 
 void FinalizeMpi() {}
+
+bool MpiThreadMultiple() { return false; }
 
 void AbortMpi(int code) { std::exit(code); }
 

@@ -5,7 +5,8 @@
 namespace gorae::train {
 
 void BlockTrainForward(float* h, BlockActs& a, const LayerWeights& w, const ModelConfig& c, const RopeCache& rope,
-                       int64_t B, int64_t T, double alpha, MoeStats* stats, double* balance_loss) {
+                       int64_t B, int64_t T, double alpha, MoeStats* stats, double* balance_loss,
+                       const ExpertShard& ep) {
   const int64_t N = B * T, D = c.hidden_size;
   const size_t nd = static_cast<size_t>(N * D);
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -21,7 +22,7 @@ void BlockTrainForward(float* h, BlockActs& a, const LayerWeights& w, const Mode
   a.rstd2.resize(static_cast<size_t>(N));
   RmsNormForward(a.x2.data(), a.rstd2.data(), h, w.post_norm.data(), N, D, eps);
   if (w.is_moe) {
-    MoeTrainForward(y.data(), a.moe, *stats, balance_loss, a.x2.data(), w.moe, c, B, T, alpha);
+    MoeTrainForward(y.data(), a.moe, *stats, balance_loss, a.x2.data(), w.moe, c, B, T, alpha, ep);
   } else {
     MlpTrainForward(y.data(), a.mlp, a.x2.data(), w.mlp, N);
   }
@@ -30,11 +31,11 @@ void BlockTrainForward(float* h, BlockActs& a, const LayerWeights& w, const Mode
 
 void BlockTrainBackward(float* d_h, LayerWeights& g, const BlockActs& a, const LayerWeights& w,
                         const ModelConfig& c, const RopeCache& rope, int64_t B, int64_t T, double alpha,
-                        double loss_scale) {
+                        double loss_scale, const ExpertShard& ep) {
   const int64_t N = B * T, D = c.hidden_size;
   std::vector<float> d_x(static_cast<size_t>(N * D));  // (N, hidden) gradient wrt a norm's output
   if (w.is_moe) {
-    MoeTrainBackward(d_x.data(), g.moe, d_h, a.moe, a.x2.data(), w.moe, c, B, T, alpha, loss_scale);
+    MoeTrainBackward(d_x.data(), g.moe, d_h, a.moe, a.x2.data(), w.moe, c, B, T, alpha, loss_scale, ep);
   } else {
     MlpTrainBackward(d_x.data(), g.mlp, d_h, a.mlp, a.x2.data(), w.mlp, N, /*accumulate_d_x=*/false);
   }

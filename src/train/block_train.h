@@ -25,12 +25,13 @@ struct BlockActs {
 // h (B*T, hidden) is updated in place from h_in to h_out. For MoE layers the router's
 // statistics go to *stats and alpha * balance loss is added to *balance_loss.
 void BlockTrainForward(float* h, BlockActs& acts, const LayerWeights& w, const ModelConfig& c, const RopeCache& rope,
-                       int64_t B, int64_t T, double alpha, MoeStats* stats, double* balance_loss);
+                       int64_t B, int64_t T, double alpha, MoeStats* stats, double* balance_loss,
+                       const ExpertShard& ep = {});
 
 // d_h (B*T, hidden): gradient wrt h_out on entry, wrt h_in on return. Weight gradients
 // accumulate into g.
 void BlockTrainBackward(float* d_h, LayerWeights& g, const BlockActs& acts, const LayerWeights& w,
                         const ModelConfig& c, const RopeCache& rope, int64_t B, int64_t T, double alpha,
-                        double loss_scale);
+                        double loss_scale, const ExpertShard& ep = {});
 
 }  // namespace gorae::train

@@ -24,6 +24,14 @@ int64_t BlockOf(const std::string& name) {
   return std::stoll(name.substr(prefix.size()));
 }
 
+// The routed expert a tensor belongs to ("...mlp.experts.{e}." names), or -1.
+int64_t ExpertOf(const std::string& name) {
+  const std::string key = ".mlp.experts.";
+  const size_t at = name.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(name.substr(at + key.size()));
+}
+
 // Polls a request to completion without spinning a core (MPI progresses inside Test).
 void PollUntilDone(dist::Request& r) {
   while (!r.Test()) std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -35,8 +43,20 @@ Result<std::unique_ptr<GradReducer>> MakeGradReducer(TrainModel& model, const Pa
   if (o.zero != 0 && o.zero != 1) return InvalidArgument("--zero must be 0 or 1, got {}", o.zero);
   if (!(o.bucket_mb > 0)) return InvalidArgument("--bucket-mb must be positive, got {}", o.bucket_mb);
   dist::Communicator& w = dist::World();
+  const int E = o.expert_parallel;
+  if (E > 1) {
+    const int64_t experts = model.config().n_routed_experts;
+    if (w.size() % E != 0) {
+      return InvalidArgument("--expert-parallel {} must divide the number of ranks ({})", E, w.size());
+    }
+    if (experts <= 0) return InvalidArgument("--expert-parallel {}: the model has no routed experts", E);
+    if (experts % E != 0) {
+      return InvalidArgument("--expert-parallel {} must divide the model's {} routed experts", E, experts);
+    }
+    if (o.zero != 0) return Unsupported("--zero 1 with --expert-parallel is not supported yet: use one of them");
+  }
   if (w.size() == 1) return std::unique_ptr<GradReducer>();
-  return std::make_unique<GradReducer>(model, w, o.zero, static_cast<int64_t>(o.bucket_mb * 1048576.0));
+  return std::make_unique<GradReducer>(model, w, o.zero, static_cast<int64_t>(o.bucket_mb * 1048576.0), E);
 }
 
 AdamWState RankOptimizerState(const GradReducer* reducer, const AdamWState& full) {
@@ -44,8 +64,8 @@ AdamWState RankOptimizerState(const GradReducer* reducer, const AdamWState& full
   return reducer->ShardOptimizerState(full);
 }
 
-Status SaveFromRoot(const GradReducer* reducer, const AdamWState& opt,
-                    const std::function<Status(const AdamWState& full)>& save) {
+Status SaveFromRoot(GradReducer* reducer, AdamWState& opt, const std::function<Status(const AdamWState& full)>& save) {
+  if (reducer != nullptr && reducer->expert_parallel()) reducer->GatherExperts(opt);
   if (reducer != nullptr && reducer->zero_stage() > 0) {
     const AdamWState full = reducer->GatherOptimizerState(opt);
     return dist::RunOnRoot([&] { return save(full); });
@@ -103,49 +123,77 @@ void AllReduceMoeStats(dist::Communicator& comm, std::vector<MoeStats>& stats) {
   }
 }
 
-GradReducer::GradReducer(TrainModel& model, dist::Communicator& comm, int zero_stage, int64_t bucket_bytes)
+GradReducer::GradReducer(TrainModel& model, dist::Communicator& comm, int zero_stage, int64_t bucket_bytes,
+                         int expert_parallel)
     : model_(model), comm_(comm), zero_(zero_stage) {
   const ModelConfig& c = model.config();
   const int64_t blocks = c.num_hidden_layers + model.mtp_depth();
+  if (expert_parallel > 1) {
+    const int E = expert_parallel;
+    ep_comm_ = comm.Split(comm.rank() / E, comm.rank());
+    expert_dp_ = comm.Split(comm.rank() % E, comm.rank());
+    experts_per_rank_ = c.n_routed_experts / E;
+    ExpertShard shard;
+    shard.begin = experts_per_rank_ * (comm.rank() % E);
+    shard.end = shard.begin + experts_per_rank_;
+    shard.comm = ep_comm_.get();
+    model.set_expert_shard(shard);
+    // The backward's all-to-alls run on the compute thread: overlap needs MPI_THREAD_MULTIPLE.
+    overlap_ = dist::ConcurrentCallsAllowed();
+  }
+  const ExpertShard& shard = model.expert_shard();
   // Backward order: MTP blocks from the deepest, main blocks from the top, then the rest.
   std::vector<int64_t> order;
   for (int64_t b = blocks - 1; b >= 0; --b) order.push_back(b);
   order.push_back(-1);
-  std::vector<std::vector<size_t>> tensors_of(Sz(blocks + 1));  // index blocks: -1 -> blocks
+  // Per block: the tensors reduced over the world, and this rank's experts' (over expert_dp_).
+  std::vector<std::vector<size_t>> world_of(Sz(blocks + 1)), experts_of(Sz(blocks + 1));
   const auto& tensors = model.tensors();
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (!tensors[i].trainable) continue;
     const int64_t b = BlockOf(tensors[i].name);
     GORAE_CHECK(b < blocks, "tensor {} has no block", tensors[i].name);
-    tensors_of[Sz(b < 0 ? blocks : b)].push_back(i);
+    const int64_t e = ExpertOf(tensors[i].name);
+    const size_t slot = Sz(b < 0 ? blocks : b);
+    if (e < 0 || !shard.active()) {
+      world_of[slot].push_back(i);
+    } else if (shard.holds(e) && expert_dp_->size() > 1) {
+      experts_of[slot].push_back(i);  // another rank's experts: never reduced here (their gradient is 0)
+    }
   }
-  bucket_of_block_.assign(Sz(blocks), -1);
   const int64_t cap = std::max<int64_t>(bucket_bytes / 4, 1);
+  long open[2] = {-1, -1};  // the bucket being filled, per kind
   for (int64_t b : order) {
-    const auto& list = tensors_of[Sz(b < 0 ? blocks : b)];
-    int64_t n = 0;
-    for (size_t i : list) n += tensors[i].n;
-    if (n == 0) continue;
-    // A new bucket unless this block fits in the open one (the rest always gets its own).
-    if (buckets_.empty() || b < 0 || buckets_.back().blocks.empty() || buckets_.back().n + n > cap) {
-      buckets_.emplace_back();
+    for (int kind = 0; kind < 2; ++kind) {
+      const auto& list = (kind == 0 ? world_of : experts_of)[Sz(b < 0 ? blocks : b)];
+      int64_t n = 0;
+      for (size_t i : list) n += tensors[i].n;
+      if (n == 0) continue;
+      // A new bucket unless this block fits in the open one (the rest always gets its own).
+      if (open[kind] < 0 || b < 0 || buckets_[Sz(open[kind])].n + n > cap) {
+        buckets_.emplace_back();
+        buckets_.back().comm = kind == 0 ? &comm_ : expert_dp_.get();
+        buckets_.back().experts = kind == 1;
+        open[kind] = static_cast<long>(buckets_.size() - 1);
+      }
+      Bucket& bk = buckets_[Sz(open[kind])];
+      for (size_t i : list) {
+        bk.segments.push_back({i, tensors[i].n, bk.n});
+        bk.n += tensors[i].n;
+      }
+      if (b >= 0) bk.blocks.push_back(b);
     }
-    Bucket& bk = buckets_.back();
-    for (size_t i : list) {
-      bk.segments.push_back({i, tensors[i].n, bk.n});
-      bk.n += tensors[i].n;
-    }
-    if (b >= 0) {
-      bk.blocks.push_back(b);
-      bucket_of_block_[Sz(b)] = static_cast<int64_t>(buckets_.size() - 1);
-    }
+    // A block's buckets: it completes them (BlockDone marks each bucket that waits for it).
+  }
+  for (size_t i = 0; i < buckets_.size(); ++i) {
+    for (int64_t b : buckets_[i].blocks) block_buckets_[b].push_back(i);
   }
   for (Bucket& bk : buckets_) {
     bk.buffer.resize(Sz(bk.n));
-    for (int r = 0; r < comm.size(); ++r) {
-      const auto [b0, b1] = dist::ShareOf(bk.n, r, comm.size());
+    for (int r = 0; r < bk.comm->size(); ++r) {
+      const auto [b0, b1] = dist::ShareOf(bk.n, r, bk.comm->size());
       bk.shares.push_back(b1 - b0);
-      if (r == comm.rank()) bk.own_begin = b0, bk.own_end = b1;
+      if (r == bk.comm->rank()) bk.own_begin = b0, bk.own_end = b1;
     }
     if (zero_ > 0) bk.owned.resize(Sz(bk.own_end - bk.own_begin));
   }
@@ -169,16 +217,19 @@ void GradReducer::Arm(int64_t blocks_run) {
     for (int64_t block : b.blocks) b.pending += block < blocks_run ? 1 : 0;
     b.ready = false;
   }
+  if (!overlap_) return;
   for (size_t i = 0; i < buckets_.size(); ++i) {
     if (buckets_[i].pending == 0 && !buckets_[i].blocks.empty()) MarkReady(i);
   }
 }
 
 void GradReducer::BlockDone(int64_t block) {
-  if (!armed_ || block < 0 || block >= static_cast<int64_t>(bucket_of_block_.size())) return;
-  const int64_t b = bucket_of_block_[Sz(block)];
-  if (b < 0) return;
-  if (--buckets_[Sz(b)].pending == 0) MarkReady(Sz(b));
+  if (!armed_ || !overlap_) return;
+  const auto it = block_buckets_.find(block);
+  if (it == block_buckets_.end()) return;
+  for (size_t b : it->second) {
+    if (--buckets_[b].pending == 0) MarkReady(b);
+  }
 }
 
 void GradReducer::MarkReady(size_t bucket) {
@@ -232,11 +283,11 @@ void GradReducer::RunBucket(Bucket& b) {
   auto& tensors = model_.tensors();
   for (const Segment& s : b.segments) std::memcpy(&b.buffer[Sz(s.at)], tensors[s.tensor].grad, Sz(s.n) * sizeof(float));
   if (zero_ == 0) {
-    auto req = comm_.IAllReduceSum(b.buffer.data(), b.n, dist::DType::kF32);
+    auto req = b.comm->IAllReduceSum(b.buffer.data(), b.n, dist::DType::kF32);
     PollUntilDone(*req);
     for (const Segment& s : b.segments) std::memcpy(tensors[s.tensor].grad, &b.buffer[Sz(s.at)], Sz(s.n) * sizeof(float));
   } else {
-    auto req = comm_.IReduceScatterSum(b.buffer.data(), b.owned.data(), b.shares, dist::DType::kF32);
+    auto req = b.comm->IReduceScatterSum(b.buffer.data(), b.owned.data(), b.shares, dist::DType::kF32);
     PollUntilDone(*req);
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -286,6 +337,35 @@ void GradReducer::ShardedAdamW(AdamWState& opt, const AdamWOptions& adamw, doubl
     for (const Segment& s : b.segments) std::memcpy(tensors[s.tensor].param, &b.buffer[Sz(s.at)], Sz(s.n) * sizeof(float));
   }
   stats_.optimizer_comm_seconds += Seconds(t0, Clock::now());
+}
+
+double GradReducer::ExpertParallelGradNorm() {
+  const ExpertShard& shard = model_.expert_shard();
+  double world = 0.0, experts = 0.0;
+  for (const ParamTensor& t : model_.tensors()) {
+    if (!t.trainable) continue;
+    const int64_t e = ExpertOf(t.name);
+    double part = 0.0;
+    for (int64_t i = 0; i < t.n; ++i) part += static_cast<double>(t.grad[i]) * t.grad[i];
+    if (e < 0) {
+      world += part;
+    } else if (shard.holds(e)) {
+      experts += part;  // the group holds each expert once: its sum counts every expert once
+    }
+  }
+  return std::sqrt(world + ep_comm_->SumDouble(experts));
+}
+
+void GradReducer::GatherExperts(AdamWState& opt) {
+  auto& tensors = model_.tensors();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const int64_t e = ExpertOf(tensors[i].name);
+    if (e < 0 || !tensors[i].trainable) continue;
+    const int root = static_cast<int>(e / experts_per_rank_);  // its holder in group 0 (world rank r % E == r)
+    comm_.Broadcast(tensors[i].param, tensors[i].n, dist::DType::kF32, root);
+    comm_.Broadcast(opt.m[i].data(), tensors[i].n, dist::DType::kF32, root);
+    comm_.Broadcast(opt.v[i].data(), tensors[i].n, dist::DType::kF32, root);
+  }
 }
 
 AdamWState GradReducer::NewShardedState() const {

@@ -13,6 +13,13 @@
 // runs a non-blocking all-reduce (or, with ZeRO-1, a reduce-scatter), polling it to completion
 // while the backward goes on; Finish() sends the rest (embedding, head, final norm) and waits.
 //
+// Expert parallelism (`--expert-parallel E`, E dividing N): ranks r with the same r / E form an
+// expert-parallel group; rank r holds experts [k (r % E), k (r % E + 1)) of every MoE layer
+// (k = experts / E) and computes them on the rows of its whole group (expert_exchange.h). Attention,
+// dense layers, shared experts and the router stay data-parallel over all N ranks. An expert's
+// gradient is reduced only among the N / E ranks holding it (r % E equal); the global gradient
+// norm adds each expert once. Checkpoints gather every expert from its holder in group 0.
+//
 // ZeRO stage 1 (`--zero 1`): rank r owns slice ShareOf(n_b, r, N) of every bucket b. The AdamW
 // moments exist only for owned slices; the reduce-scatter leaves each rank the summed gradient of
 // its slices; the global gradient norm is a sum of the ranks' shares; each rank updates its slices
@@ -24,6 +31,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -39,8 +47,9 @@ namespace gorae::train {
 
 // How a training loop runs over several ranks (the CLI's --zero and --bucket-mb).
 struct ParallelOptions {
-  int zero = 0;            // ZeRO stage: 0 (replicated AdamW) or 1 (sharded moments)
-  double bucket_mb = 4.0;  // gradient bucket size for the overlapped reduction
+  int zero = 0;             // ZeRO stage: 0 (replicated AdamW) or 1 (sharded moments)
+  double bucket_mb = 4.0;   // gradient bucket size for the overlapped reduction
+  int expert_parallel = 0;  // E > 1: routed experts split over groups of E ranks (pretrain)
 };
 
 class GradReducer;
@@ -52,10 +61,10 @@ Result<std::unique_ptr<GradReducer>> MakeGradReducer(TrainModel& model, const Pa
 // reducer or ZeRO 0, this rank's slices with ZeRO-1.
 AdamWState RankOptimizerState(const GradReducer* reducer, const AdamWState& full);
 
-// Writes a checkpoint once: gathers ZeRO-1 moments from every rank, then rank 0 alone calls
-// save(full state); every rank returns its status.
-Status SaveFromRoot(const GradReducer* reducer, const AdamWState& opt,
-                    const std::function<Status(const AdamWState& full)>& save);
+// Writes a checkpoint once: gathers ZeRO-1 moments, and expert-parallel experts with their moments,
+// from the ranks that hold them, then rank 0 alone calls save(full state); every rank returns its
+// status.
+Status SaveFromRoot(GradReducer* reducer, AdamWState& opt, const std::function<Status(const AdamWState& full)>& save);
 
 // Rows [b0, b1) of a batch.
 Batch SliceRows(const Batch& batch, int64_t b0, int64_t b1);
@@ -78,7 +87,9 @@ struct CommStats {
 class GradReducer {
  public:
   // Buckets the trainable tensors of `model` by block in backward order, up to bucket_bytes each.
-  GradReducer(TrainModel& model, dist::Communicator& comm, int zero_stage, int64_t bucket_bytes);
+  // With expert_parallel > 1, splits `comm` into the expert groups and sets the model's shard.
+  GradReducer(TrainModel& model, dist::Communicator& comm, int zero_stage, int64_t bucket_bytes,
+              int expert_parallel = 0);
   ~GradReducer();
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -98,6 +109,12 @@ class GradReducer {
 
   // ZeRO-1, after Finish: the global gradient norm (the ranks' shares of the squares summed).
   double ShardedGradNorm();
+  // Expert parallelism, after Finish: the global gradient norm (each expert counted once).
+  double ExpertParallelGradNorm();
+  bool expert_parallel() const { return ep_comm_ != nullptr; }
+  // Expert parallelism: every rank gets every expert's parameters and moments from its holder in
+  // group 0 (collective), so that rank 0 can write them all.
+  void GatherExperts(AdamWState& opt);
   // ZeRO-1: scales the owned gradients by grad_scale, applies AdamW to the owned slices with the
   // sharded moments `opt` (NewShardedState / ShardOptimizerState), then all-gathers the updated
   // parameters so every rank holds them all.
@@ -120,6 +137,8 @@ class GradReducer {
     int64_t at;      // offset in the bucket
   };
   struct Bucket {
+    dist::Communicator* comm = nullptr;  // the world, or the ranks holding the same experts
+    bool experts = false;                // holds routed-expert tensors
     std::vector<Segment> segments;
     std::vector<int64_t> blocks;  // blocks whose completion it waits for (empty: the rest)
     int64_t n = 0;
@@ -143,8 +162,11 @@ class GradReducer {
   TrainModel& model_;
   dist::Communicator& comm_;
   int zero_ = 0;
+  std::unique_ptr<dist::Communicator> ep_comm_, expert_dp_;  // expert parallelism's groups
+  int64_t experts_per_rank_ = 0;
+  bool overlap_ = true;  // buckets start during the backward (else all at Finish)
   std::vector<Bucket> buckets_;
-  std::vector<int64_t> bucket_of_block_;  // block -> bucket (-1: none)
+  std::map<int64_t, std::vector<size_t>> block_buckets_;  // block -> the buckets waiting for it
   bool armed_ = false;
   size_t next_to_send_ = 0;
 

@@ -5,6 +5,7 @@
 
 #include "model/moe.h"
 #include "train/attention_train.h"
+#include "train/expert_exchange.h"
 #include "train/ops.h"
 
 namespace gorae::train {
@@ -50,7 +51,8 @@ void MoeStats::Add(const MoeStats& o) {
 }
 
 void MoeTrainForward(float* out, MoeActs& a, MoeStats& stats, double* balance_loss, const float* x,
-                     const MoeWeights& w, const ModelConfig& c, int64_t B, int64_t T, double alpha) {
+                     const MoeWeights& w, const ModelConfig& c, int64_t B, int64_t T, double alpha,
+                     const ExpertShard& ep) {
   const int64_t N = B * T, D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok;
   std::vector<float> logits(Sz(N * E));  // (N, E)
   LinearForward(logits.data(), x, F32(w.gate), N, E, D);
@@ -120,15 +122,32 @@ void MoeTrainForward(float* out, MoeActs& a, MoeStats& stats, double* balance_lo
   a.xin.resize(Sz(E));
   a.yout.resize(Sz(E));
   a.expert_acts.resize(Sz(E));
+  std::vector<int64_t> rows(Sz(E));
   for (int64_t e = 0; e < E; ++e) {
     const auto& sl = a.slots[e];
     const int64_t n = static_cast<int64_t>(sl.size());
+    rows[Sz(e)] = n;
     a.xin[e].resize(Sz(n * D));
     a.yout[e].resize(Sz(n * D));
-    if (n == 0) continue;
     for (int64_t i = 0; i < n; ++i) std::memcpy(&a.xin[e][i * D], x + (sl[i] / K) * D, D * sizeof(float));
-    MlpTrainForward(a.yout[e].data(), a.expert_acts[e], a.xin[e].data(), w.experts[e], n);
-    for (int64_t i = 0; i < n; ++i) {
+  }
+  if (!ep.active()) {
+    for (int64_t e = 0; e < E; ++e) {
+      if (rows[Sz(e)] > 0) MlpTrainForward(a.yout[e].data(), a.expert_acts[e], a.xin[e].data(), w.experts[e], rows[Sz(e)]);
+    }
+  } else {
+    a.ep_xin = DispatchToExperts(ep, E, D, a.xin, &a.ep_counts);
+    std::vector<std::vector<float>> ep_yout(a.ep_xin.size());
+    for (size_t le = 0; le < a.ep_xin.size(); ++le) {
+      const int64_t e = ep.begin + static_cast<int64_t>(le), n = static_cast<int64_t>(a.ep_xin[le].size()) / D;
+      ep_yout[le].resize(a.ep_xin[le].size());
+      if (n > 0) MlpTrainForward(ep_yout[le].data(), a.expert_acts[e], a.ep_xin[le].data(), w.experts[e], n);
+    }
+    a.yout = CombineFromExperts(ep, E, D, ep_yout, a.ep_counts, rows);
+  }
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& sl = a.slots[e];
+    for (int64_t i = 0; i < rows[Sz(e)]; ++i) {
       const float wt = a.weights[sl[i]];
       float* o = out + (sl[i] / K) * D;
       const float* y = &a.yout[e][i * D];
@@ -139,7 +158,7 @@ void MoeTrainForward(float* out, MoeActs& a, MoeStats& stats, double* balance_lo
 
 void MoeTrainBackward(float* d_x, MoeWeights& g, const float* d_out, const MoeActs& a, const float* x,
                       const MoeWeights& w, const ModelConfig& c, int64_t B, int64_t T, double alpha,
-                      double loss_scale) {
+                      double loss_scale, const ExpertShard& ep) {
   const int64_t N = B * T, D = c.hidden_size, E = c.n_routed_experts, K = c.num_experts_per_tok;
   if (c.n_shared_experts > 0) {
     MlpTrainBackward(d_x, g.shared, d_out, a.shared, x, w.shared, N, /*accumulate_d_x=*/false);
@@ -148,27 +167,50 @@ void MoeTrainBackward(float* d_x, MoeWeights& g, const float* d_out, const MoeAc
   }
 
   std::vector<float> d_w(Sz(N * K), 0.0f);  // (N, K) gradient of each routing weight
-  std::vector<float> dy, dxin;
+  std::vector<std::vector<float>> dy(Sz(E));  // per expert (n_e, D): gradient of its outputs
+  std::vector<int64_t> rows(Sz(E));
   for (int64_t e = 0; e < E; ++e) {
     const auto& sl = a.slots[e];
     const int64_t n = static_cast<int64_t>(sl.size());
-    if (n == 0) continue;
-    dy.resize(Sz(n * D));
-    dxin.resize(Sz(n * D));
+    rows[Sz(e)] = n;
+    dy[Sz(e)].resize(Sz(n * D));
     for (int64_t i = 0; i < n; ++i) {
       const float* go = d_out + (sl[i] / K) * D;
       const float* y = &a.yout[e][i * D];
       const float wt = a.weights[sl[i]];
       double dot = 0.0;
       for (int64_t j = 0; j < D; ++j) {
-        dy[i * D + j] = wt * go[j];
+        dy[Sz(e)][i * D + j] = wt * go[j];
         dot += static_cast<double>(go[j]) * y[j];
       }
       d_w[sl[i]] = static_cast<float>(dot);
     }
-    MlpTrainBackward(dxin.data(), g.experts[e], dy.data(), a.expert_acts[e], a.xin[e].data(), w.experts[e], n,
-                     /*accumulate_d_x=*/false);
-    for (int64_t i = 0; i < n; ++i) Accumulate(d_x + (sl[i] / K) * D, &dxin[i * D], D);
+  }
+  std::vector<std::vector<float>> dxin(Sz(E));  // per expert (n_e, D): gradient of its gathered inputs
+  if (!ep.active()) {
+    for (int64_t e = 0; e < E; ++e) {
+      if (rows[Sz(e)] == 0) continue;
+      dxin[Sz(e)].resize(Sz(rows[Sz(e)] * D));
+      MlpTrainBackward(dxin[Sz(e)].data(), g.experts[e], dy[Sz(e)].data(), a.expert_acts[e], a.xin[e].data(),
+                       w.experts[e], rows[Sz(e)], /*accumulate_d_x=*/false);
+    }
+  } else {
+    ExpertCounts counts;
+    const std::vector<std::vector<float>> ep_dy = DispatchToExperts(ep, E, D, dy, &counts);
+    std::vector<std::vector<float>> ep_dxin(ep_dy.size());
+    for (size_t le = 0; le < ep_dy.size(); ++le) {
+      const int64_t e = ep.begin + static_cast<int64_t>(le), n = static_cast<int64_t>(ep_dy[le].size()) / D;
+      ep_dxin[le].resize(ep_dy[le].size());
+      if (n > 0) {
+        MlpTrainBackward(ep_dxin[le].data(), g.experts[e], ep_dy[le].data(), a.expert_acts[e], a.ep_xin[le].data(),
+                         w.experts[e], n, /*accumulate_d_x=*/false);
+      }
+    }
+    dxin = CombineFromExperts(ep, E, D, ep_dxin, counts, rows);
+  }
+  for (int64_t e = 0; e < E; ++e) {
+    const auto& sl = a.slots[e];
+    for (int64_t i = 0; i < rows[Sz(e)]; ++i) Accumulate(d_x + (sl[i] / K) * D, &dxin[Sz(e)][i * D], D);
   }
 
   // Routing weights -> scores (mirrors RouteToken: renormalise over the chosen, then scale).

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/expert_parallel.h"
 #include "model/weights.h"
 
 namespace gorae::train {
@@ -51,15 +52,22 @@ struct MoeActs {
   std::vector<MlpActs> expert_acts;             // per expert
   MlpActs shared;
   std::vector<float> f;                         // (B, E) balance-loss load factors
+  // Expert parallelism (expert_exchange.h): per expert this rank holds, the rows of the group's
+  // ranks it received (sources in rank order) and how many came from each.
+  std::vector<std::vector<float>> ep_xin;
+  std::vector<std::vector<int64_t>> ep_counts;
 };
 
 // out (B*T, hidden) = MoE(x). Adds alpha * mean_b L_bal to *balance_loss and fills stats.
+// With an active expert shard, this rank runs only its experts, on the rows of every rank of its
+// expert-parallel group (dispatch and combine through expert_exchange.h).
 void MoeTrainForward(float* out, MoeActs& acts, MoeStats& stats, double* balance_loss, const float* x,
-                     const MoeWeights& w, const ModelConfig& c, int64_t B, int64_t T, double alpha);
+                     const MoeWeights& w, const ModelConfig& c, int64_t B, int64_t T, double alpha,
+                     const ExpertShard& ep = {});
 // d_x (B*T, hidden) = gradient wrt x (overwritten); weight gradients accumulate into g. The
 // balance loss enters with weight alpha * loss_scale (loss_scale: the micro-batch's share).
 void MoeTrainBackward(float* d_x, MoeWeights& g, const float* d_out, const MoeActs& acts, const float* x,
                       const MoeWeights& w, const ModelConfig& c, int64_t B, int64_t T, double alpha,
-                      double loss_scale);
+                      double loss_scale, const ExpertShard& ep = {});
 
 }  // namespace gorae::train

@@ -84,7 +84,9 @@ Result<double> GuardedOptimizerStep(TrainModel& model, AdamWState& opt, const Ad
                               loss, step, ckpt_dir));
   }
   const bool sharded = reducer != nullptr && reducer->zero_stage() > 0;
-  const double norm = sharded ? reducer->ShardedGradNorm() : GradNorm(model);
+  const double norm = sharded                                        ? reducer->ShardedGradNorm()
+                      : reducer != nullptr && reducer->expert_parallel() ? reducer->ExpertParallelGradNorm()
+                                                                         : GradNorm(model);
   if (!std::isfinite(norm)) {
     return Status(StatusCode::kInternal,
                   fmt::format("the gradient norm is {} at step {} (loss {}): stopping before the update (the last "

@@ -79,6 +79,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
   }
   ModelWeights& P = model_.params();
   ModelWeights& G = model_.grads();
+  const ExpertShard& ep = model_.expert_shard();
   const float eps = static_cast<float>(c.rms_norm_eps);
   const RopeCache rope = MakeRopeCache(c, T);
   std::vector<MoeStats> local(moe_blocks_.size());
@@ -101,7 +102,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
   EmbedRows(h.data(), F32(P.embed), inputs.data(), N, D);
   for (int64_t l = 0; l < L; ++l) {
     MoeStats* s = P.layers[l].is_moe ? &st[moe_index++] : nullptr;
-    BlockTrainForward(h.data(), blocks_[l], P.layers[l], c, rope, B, T, obj.balance_alpha, s, &out.balance);
+    BlockTrainForward(h.data(), blocks_[l], P.layers[l], c, rope, B, T, obj.balance_alpha, s, &out.balance, ep);
   }
   std::vector<float> xf(Sz(N * D)), rstd(Sz(N)), d_xf;  // final norm output (N, D)
   RmsNormForward(xf.data(), rstd.data(), h.data(), P.final_norm.data(), N, D, eps);
@@ -160,7 +161,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
     LinearForward(hk.data(), m.cat.data(), F32(mw.eh_proj), Nk, D, 2 * D);
     const LayerWeights& bw = P.layers[L + k - 1];
     MoeStats* s = bw.is_moe ? &st[moe_index++] : nullptr;
-    BlockTrainForward(hk.data(), m.block, bw, c, rope, B, Tk, obj.balance_alpha, s, &out.balance);
+    BlockTrainForward(hk.data(), m.block, bw, c, rope, B, Tk, obj.balance_alpha, s, &out.balance, ep);
 
     std::vector<float> xo(Sz(Nk * D)), ro(Sz(Nk)), d_xo;
     RmsNormForward(xo.data(), ro.data(), hk.data(), mw.head_norm.data(), Nk, D, eps);
@@ -190,7 +191,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
     MtpWeights& mg = model_.mtp_grads()[k - 1];
     float* dh = d_hidden_[k].data();
     BlockTrainBackward(dh, G.layers[L + k - 1], m.block, P.layers[L + k - 1], c, rope, B, Tk, obj.balance_alpha,
-                       loss_scale);
+                       loss_scale, ep);
     std::vector<float> d_cat(Sz(Nk * 2 * D)), d_en(Sz(Nk * D)), d_hn(Sz(Nk * D)), d_in(Sz(Nk * D));
     LinearBackward(d_cat.data(), Grad(mg.eh_proj), dh, m.cat.data(), F32(mw.eh_proj), Nk, D, 2 * D);
     for (int64_t n = 0; n < Nk; ++n) {
@@ -212,7 +213,7 @@ Result<StepLosses> ModelStep::Run(const Batch& batch, const Objective& obj, doub
   }
   float* dh = d_hidden_[0].data();
   for (int64_t l = L - 1; l >= 0; --l) {
-    BlockTrainBackward(dh, G.layers[l], blocks_[l], P.layers[l], c, rope, B, T, obj.balance_alpha, loss_scale);
+    BlockTrainBackward(dh, G.layers[l], blocks_[l], P.layers[l], c, rope, B, T, obj.balance_alpha, loss_scale, ep);
     if (block_done_) block_done_(l);
   }
   EmbedBackward(Grad(G.embed), dh, inputs.data(), N, D);

@@ -114,6 +114,11 @@ Status RunPretrain(const PretrainOptions& cli) {
   }
   GORAE_RETURN_IF_ERROR(CheckOptions(o));
   GORAE_RETURN_IF_ERROR(dist::CheckSameOnAllRanks("the pretrain options", o.ToJson().dump()));
+  if (o.parallel.expert_parallel > 1 && o.batch < dist::World().size()) {
+    return InvalidArgument("--expert-parallel needs --batch >= the number of ranks ({} < {}): every rank runs every "
+                           "MoE layer's all-to-all, so each needs rows of every micro-batch", o.batch,
+                           dist::World().size());
+  }
   SetNumThreads(o.threads);
 
   GORAE_ASSIGN_OR_RETURN(auto tok, tokenizer::Tokenizer::Load(o.tokenizer_dir));
@@ -209,8 +214,12 @@ Status RunPretrain(const PretrainOptions& cli) {
   fmt::print(stderr, "{}\n", DescribeModel(*model));
   if (reducer) {
     fmt::print(stderr, "data parallel: {} ranks, {} rows of each {}-sequence micro-batch on rank 0, {} gradient buckets, "
-               "ZeRO stage {}\n", dist::World().size(), dist::ShareOf(o.batch, 0, dist::World().size()).second, o.batch,
-               reducer->num_buckets(), reducer->zero_stage());
+               "ZeRO stage {}{}\n", dist::World().size(), dist::ShareOf(o.batch, 0, dist::World().size()).second, o.batch,
+               reducer->num_buckets(), reducer->zero_stage(),
+               reducer->expert_parallel() ? fmt::format(", expert parallel over groups of {} ranks ({} experts each)",
+                                                        o.parallel.expert_parallel,
+                                                        model->config().n_routed_experts / o.parallel.expert_parallel)
+                                          : "");
   }
 
   auto save = [&]() -> Status {

@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "model/expert_parallel.h"
 #include "model/transformer.h"
 #include "model/weights.h"
 
@@ -70,6 +71,11 @@ class TrainModel {
 
   void ZeroGrad();
 
+  // Expert-parallel training (data_parallel.h): the routed experts this rank computes. Set once,
+  // before the first step; the other experts' parameters are kept but never read.
+  void set_expert_shard(const ExpertShard& s) { expert_shard_ = s; }
+  const ExpertShard& expert_shard() const { return expert_shard_; }
+
   const ModelConfig& config() const { return config_; }
   int64_t mtp_depth() const { return mtp_depth_; }
   ModelWeights& params() { return params_; }
@@ -91,6 +97,7 @@ class TrainModel {
   ModelWeights params_, grads_;                // params_.layers has L + mtp_depth entries
   std::vector<MtpWeights> mtp_params_, mtp_grads_;
   std::vector<ParamTensor> tensors_;
+  ExpertShard expert_shard_;
 };
 
 }  // namespace gorae::train

@@ -315,6 +315,52 @@ TEST_F(MpiTraining, MismatchedRanksAreRefusedAtStart) {
   EXPECT_FALSE(std::filesystem::exists(b / "checkpoint"));
 }
 
+// Expert-parallel training: EP groups of E ranks each hold 1/E of the routed experts and run them
+// on their group's rows (all-to-all dispatch and combine); with N > E the groups are also data
+// parallel. The losses, the global router loads and the final weights (every expert gathered
+// into rank 0's checkpoint) equal one process's; the checkpoint resumes in one process.
+TEST_F(MpiTraining, ExpertParallelTrainingEqualsOneProcess) {
+  REQUIRE_MPI();
+  TempDir one;
+  ASSERT_EQ(RunGorae(Pretrain(one.path())).exit_code, 0);
+  for (const auto& [np, ep] : std::vector<std::pair<int, int>>{{2, 2}, {4, 2}, {4, 4}}) {
+    SCOPED_TRACE(std::to_string(np) + " ranks, expert parallel " + std::to_string(ep));
+    TempDir many;
+    const auto r = RunMpi(np, Pretrain(many.path()) + " --expert-parallel " + std::to_string(ep));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("expert parallel over groups of " + std::to_string(ep)), std::string::npos) << r.err;
+    const int flip = ExpectSameMetrics(one.path(), many.path());
+    ExpectSameTensors(one / "checkpoint/model.safetensors", many / "checkpoint/model.safetensors", flip ? 2e-2 : 1e-4);
+    ExpectSameTensors(one / "checkpoint/optimizer.safetensors", many / "checkpoint/optimizer.safetensors",
+                      flip ? 1e-1 : 1e-3);
+  }
+  // Stopped on 2 ranks with EP 2, resumed in one process: the uninterrupted run.
+  TempDir split;
+  auto r = RunMpi(2, Pretrain(split.path()) + " --expert-parallel 2 --stop-after 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunGorae("pretrain --resume --out " + split.path() + " --tokenizer " + tok() + " --steps 6 --threads 1 --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const int flip = ExpectSameMetrics(one.path(), split.path());
+  ExpectSameTensors(one / "checkpoint/model.safetensors", split / "checkpoint/model.safetensors", flip ? 2e-2 : 1e-4);
+}
+
+TEST_F(MpiTraining, ExpertParallelTrainingRefusesWhatItCannotRun) {
+  REQUIRE_MPI();
+  TempDir out;
+  auto r = RunMpi(2, Pretrain(out.path()) + " --expert-parallel 3");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--expert-parallel 3 must divide the number of ranks (2)"), std::string::npos) << r.err;
+  r = RunMpi(2, Pretrain(out.path()) + " --expert-parallel 2 --zero 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--zero 1 with --expert-parallel is not supported yet"), std::string::npos) << r.err;
+  std::string small_batch = Pretrain(out.path()) + " --expert-parallel 2";
+  small_batch.replace(small_batch.find("--batch 5"), 9, "--batch 3");
+  r = RunMpi(4, small_batch);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--expert-parallel needs --batch >= the number of ranks"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out / "checkpoint"));
+}
+
 // Expert-parallel inference: each rank holds 1/N of the routed experts; the logits equal one
 // process's (naive and absorbed MLA, prefill and incremental), generation gives the same tokens.
 TEST_F(MpiTraining, ExpertParallelLogitsAndGenerateEqualOneProcess) {
