@@ -1,4 +1,5 @@
 // The DeepSeekMoE router on hand-built scores: what each gate variant must choose and weigh.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -84,6 +85,79 @@ TEST(Router, V2ScalesOnlyWithoutRenormalisation) {
   double z = 0;
   for (float l : logits) z += std::exp(l);
   EXPECT_NEAR(s.weights[0], 16.0 * std::exp(2.0) / z, 1e-5);
+}
+
+
+// Node-limited routing (V3 sec. 2.1.2): 16 experts on 4 nodes, top-4 over at most 2 nodes chosen by
+// the sum of each node's top 4 / 2 = 2 scores, checked against a brute-force reading of the rule.
+TEST(Router, NodeLimitedRoutingKeepsTheBestNodesByTheirTopKOverMScores) {
+  ModelConfig c;
+  c.model_type = "deepseek_v3";
+  c.n_routed_experts = 16;
+  c.num_experts_per_tok = 4;
+  c.topk_method = TopkMethod::kNoauxTc;
+  c.scoring_func = ScoringFunc::kSigmoid;
+  c.n_group = 1;
+  c.topk_group = 1;
+  c.moe_nodes = 4;
+  c.moe_node_limit = 2;
+  // Node 0 has the single best expert but a weak second; nodes 1 and 3 have two good ones each.
+  const std::vector<float> logits = {5.0f, -3.0f, -3.0f, -3.0f,  2.0f, 2.0f, -3.0f, -3.0f,
+                                     1.0f, -3.0f, -3.0f, -3.0f,  2.5f, 1.8f, -3.0f, -3.0f};
+  const std::vector<float> bias(16, 0.0f);
+  const Route r = RouteToken(logits.data(), c, bias);
+  // Sums of top 2 sigmoids: node 0: s(5) + s(-3) = 1.04, node 1: 2 s(2) = 1.76, node 2: s(1) + s(-3) = 0.78,
+  // node 3: s(2.5) + s(1.8) = 1.78: nodes 3 and 1, though expert 0 alone scores highest.
+  EXPECT_EQ(r.experts, (std::vector<int>{12, 4, 5, 13}));
+  // Without the limit the best expert of all is taken.
+  c.moe_nodes = 0;
+  EXPECT_EQ(RouteToken(logits.data(), c, bias).experts[0], 0);
+  // Random tokens: at most M nodes, and the nodes are those a brute-force ranking picks.
+  c.moe_nodes = 4;
+  uint32_t seed = 7;
+  auto next = [&] { seed = seed * 1664525u + 1013904223u; return static_cast<float>(seed >> 8) / 16777216.0f * 8 - 4; };
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> lg(16);
+    for (float& x : lg) x = next();
+    const Route t = RouteToken(lg.data(), c, bias);
+    std::vector<std::pair<float, int>> nodes;
+    for (int n = 0; n < 4; ++n) {
+      std::vector<float> s;
+      for (int e = 4 * n; e < 4 * n + 4; ++e) s.push_back(Sigmoid(lg[e]));
+      std::sort(s.rbegin(), s.rend());
+      nodes.push_back({-(s[0] + s[1]), n});
+    }
+    std::sort(nodes.begin(), nodes.end());
+    for (int e : t.experts) {
+      const int n = e / 4;
+      EXPECT_TRUE(n == nodes[0].second || n == nodes[1].second) << "trial " << trial << " expert " << e;
+    }
+  }
+}
+
+// With moe_nodes = n_group and K / M = 2, node-limited routing is V3's group-limited noaux_tc rule.
+TEST(Router, NodeLimitedEqualsV3GroupLimitedWhenTheyCoincide) {
+  ModelConfig g;
+  g.model_type = "deepseek_v3";
+  g.n_routed_experts = 16;
+  g.num_experts_per_tok = 4;
+  g.topk_method = TopkMethod::kNoauxTc;
+  g.scoring_func = ScoringFunc::kSigmoid;
+  g.n_group = 4;
+  g.topk_group = 2;
+  ModelConfig n = g;
+  n.n_group = 1;
+  n.topk_group = 1;
+  n.moe_nodes = 4;
+  n.moe_node_limit = 2;
+  uint32_t seed = 11;
+  auto next = [&] { seed = seed * 1664525u + 1013904223u; return static_cast<float>(seed >> 8) / 16777216.0f * 8 - 4; };
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> lg(16), bias(16);
+    for (float& x : lg) x = next();
+    for (float& b : bias) b = next() / 10;
+    EXPECT_EQ(RouteToken(lg.data(), g, bias).experts, RouteToken(lg.data(), n, bias).experts) << trial;
+  }
 }
 
 }  // namespace

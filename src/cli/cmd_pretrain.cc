@@ -12,6 +12,8 @@ void AddPretrainCommand(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<train::PretrainOptions>();
   cmd->add_option("--config", o->config, "preset (tiny, small, v2-lite, v3) or config.json")->capture_default_str();
   cmd->add_option("--layers", o->layers, "override num_hidden_layers (0: keep)");
+  cmd->add_option("--moe-nodes", o->moe_nodes, "node-limited routing: the routed experts lie on this many nodes");
+  cmd->add_option("--moe-node-limit", o->moe_node_limit, "node-limited routing: nodes a token's experts may span");
   cmd->add_option("--tokenizer", o->tokenizer_dir, "tokenizer directory (tokenizer.json)")->required();
   cmd->add_option("--data", o->data, "text files (blank-line separated documents) or .jsonl ({\"text\": ...})");
   cmd->add_option("--synthetic", o->synthetic, "add N documents of the built-in worked-reasoning corpus");

@@ -149,6 +149,8 @@ Result<ModelConfig> ParseModelConfig(const std::string& text, const std::string&
   GORAE_RETURN_IF_ERROR(GetInt(j, "moe_layer_freq", &c.moe_layer_freq, false, src));
   GORAE_RETURN_IF_ERROR(GetInt(j, "n_group", &c.n_group, false, src));
   GORAE_RETURN_IF_ERROR(GetInt(j, "topk_group", &c.topk_group, false, src));
+  GORAE_RETURN_IF_ERROR(GetInt(j, "moe_nodes", &c.moe_nodes, false, src));
+  GORAE_RETURN_IF_ERROR(GetInt(j, "moe_node_limit", &c.moe_node_limit, false, src));
   std::string s = "greedy";
   GORAE_RETURN_IF_ERROR(GetString(j, "topk_method", &s, src));
   if (s == "greedy") c.topk_method = TopkMethod::kGreedy;
@@ -213,6 +215,21 @@ Status ValidateModelConfig(const ModelConfig& c) {
                              c.num_experts_per_tok, c.n_routed_experts);
     }
     if (c.n_shared_experts < 0) return InvalidArgument("field 'n_shared_experts' must be >= 0");
+    if (c.moe_nodes < 0) return InvalidArgument("field 'moe_nodes' must be >= 0, got {}", c.moe_nodes);
+    if (c.moe_nodes > 0) {
+      if (c.n_routed_experts % c.moe_nodes != 0) {
+        return InvalidArgument("field 'moe_nodes' ({}) does not divide 'n_routed_experts' ({})", c.moe_nodes,
+                               c.n_routed_experts);
+      }
+      if (c.moe_node_limit < 1 || c.moe_node_limit > c.moe_nodes || c.moe_node_limit > c.num_experts_per_tok) {
+        return InvalidArgument("field 'moe_node_limit' ({}) must be in [1, min('moe_nodes' {}, 'num_experts_per_tok' "
+                               "{})]", c.moe_node_limit, c.moe_nodes, c.num_experts_per_tok);
+      }
+      if (c.moe_node_limit * (c.n_routed_experts / c.moe_nodes) < c.num_experts_per_tok) {
+        return InvalidArgument("'moe_node_limit' ({}) nodes of {} experts cannot hold 'num_experts_per_tok' ({})",
+                               c.moe_node_limit, c.n_routed_experts / c.moe_nodes, c.num_experts_per_tok);
+      }
+    }
     if (c.topk_method != TopkMethod::kGreedy) {
       GORAE_RETURN_IF_ERROR(positive(c.n_group, "n_group"));
       GORAE_RETURN_IF_ERROR(positive(c.topk_group, "topk_group"));

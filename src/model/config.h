@@ -72,6 +72,12 @@ struct ModelConfig {
   ScoringFunc scoring_func = ScoringFunc::kSoftmax;
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
+  // Node-limited routing (DeepSeek-V3 sec. 2.1.2), for experts spread over machines: the routed
+  // experts lie on moe_nodes nodes in order (0: off), and a token may use experts of at most
+  // moe_node_limit of them, chosen by the sum of each node's top (K / moe_node_limit) selection
+  // scores before the top-K. gorae's config.json keys of the same names; Hugging Face ignores them.
+  int64_t moe_nodes = 0;
+  int64_t moe_node_limit = 0;
 
   // Grouped-query attention (llama, qwen2): heads share num_key_value_heads K/V heads.
   int64_t num_key_value_heads = 0;

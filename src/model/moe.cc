@@ -56,6 +56,21 @@ Route RouteToken(const float* logits, const ModelConfig& c, const std::vector<fl
       if (!keep[e / per_group]) choice[e] = -std::numeric_limits<float>::infinity();
     }
   }
+  if (c.moe_nodes > 0 && c.moe_node_limit < c.moe_nodes) {
+    // Node-limited routing: nodes ranked by the sum of their top K / M selection scores.
+    const int64_t per_node = E / c.moe_nodes, take = c.num_experts_per_tok / c.moe_node_limit;
+    std::vector<float> node_score(static_cast<size_t>(c.moe_nodes));
+    for (int64_t n = 0; n < c.moe_nodes; ++n) {
+      std::vector<float> members(choice.begin() + n * per_node, choice.begin() + (n + 1) * per_node);
+      std::partial_sort(members.begin(), members.begin() + take, members.end(), std::greater<float>());
+      node_score[n] = std::accumulate(members.begin(), members.begin() + take, 0.0f);
+    }
+    std::vector<char> keep(static_cast<size_t>(c.moe_nodes), 0);
+    for (int n : TopK(node_score, c.moe_node_limit)) keep[n] = 1;
+    for (int64_t e = 0; e < E; ++e) {
+      if (!keep[e / per_node]) choice[e] = -std::numeric_limits<float>::infinity();
+    }
+  }
   Route r;
   r.experts = TopK(choice, c.num_experts_per_tok);
   for (int e : r.experts) r.weights.push_back(scores[e]);

@@ -21,7 +21,9 @@ struct Route {
 //   choice = scores (+ e_score_correction_bias for noaux_tc: the bias only chooses)
 //   group_limited_greedy / noaux_tc: keep the topk_group best of n_group groups (group score =
 //     max choice score, or the sum of the top two for noaux_tc); others are excluded
-//   experts = top-k of choice among kept groups (ties: lower id)
+//   node-limited (moe_nodes > 0): keep the moe_node_limit best nodes by the sum of their top
+//     K / moe_node_limit choice scores (DeepSeek-V3 sec. 2.1.2); others are excluded
+//   experts = top-k of choice among kept groups and nodes (ties: lower id)
 //   weights = the unbiased scores of those experts, renormalised if norm_topk_prob, then scaled
 //     by routed_scaling_factor (see ModelConfig::ScaleAfterNorm for V2's variant).
 Route RouteToken(const float* logits, const ModelConfig& c, const std::vector<float>& score_bias);

@@ -182,6 +182,10 @@ nlohmann::ordered_json ModelConfigToJson(const ModelConfig& c) {
   j["moe_layer_freq"] = c.moe_layer_freq;
   j["n_group"] = c.n_group;
   j["topk_group"] = c.topk_group;
+  if (c.moe_nodes > 0) {
+    j["moe_nodes"] = c.moe_nodes;
+    j["moe_node_limit"] = c.moe_node_limit;
+  }
   j["topk_method"] = TopkMethodName(c.topk_method);
   j["scoring_func"] = ScoringFuncName(c.scoring_func);
   j["norm_topk_prob"] = c.norm_topk_prob;

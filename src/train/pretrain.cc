@@ -22,7 +22,8 @@ namespace gorae::train {
 namespace fs = std::filesystem;
 
 nlohmann::json PretrainOptions::ToJson() const {
-  return {{"config", config}, {"layers", layers}, {"tokenizer_dir", tokenizer_dir}, {"data", data},
+  return {{"config", config}, {"layers", layers}, {"moe_nodes", moe_nodes}, {"moe_node_limit", moe_node_limit},
+          {"tokenizer_dir", tokenizer_dir}, {"data", data},
           {"synthetic", synthetic}, {"steps", steps}, {"seed", seed}, {"batch", batch}, {"seq", seq},
           {"accum", accum}, {"lr", lr}, {"min_lr_ratio", min_lr_ratio}, {"warmup", warmup}, {"schedule", schedule},
           {"wsd_decay_fraction", wsd_decay_fraction}, {"beta1", adamw.beta1}, {"beta2", adamw.beta2},
@@ -37,6 +38,8 @@ Result<PretrainOptions> PretrainOptions::FromJson(const nlohmann::json& j) {
   try {
     o.config = j.at("config");
     o.layers = j.at("layers");
+    o.moe_nodes = j.value("moe_nodes", int64_t{0});  // absent from checkpoints written before these keys
+    o.moe_node_limit = j.value("moe_node_limit", int64_t{0});
     o.tokenizer_dir = j.at("tokenizer_dir");
     o.data = j.at("data").get<std::vector<std::string>>();
     o.synthetic = j.at("synthetic");
@@ -134,6 +137,7 @@ Status RunPretrain(const PretrainOptions& cli) {
     const bool preset = loaded.second < 0 && !fs::exists(o.config);
     if (depth < 0) depth = loaded.second >= 0 ? loaded.second : 1;
     if (o.layers > 0) config.num_hidden_layers = o.layers;
+    if (o.moe_nodes > 0) config.moe_nodes = o.moe_nodes, config.moe_node_limit = o.moe_node_limit;
     if (preset) {
       // Presets take their vocabulary from the tokenizer (rounded up to a multiple of 64).
       config.vocab_size = (static_cast<int64_t>(tok->vocab_size()) + 63) / 64 * 64;

@@ -31,6 +31,8 @@ namespace gorae::train {
 struct PretrainOptions {
   std::string config = "tiny";  // preset (tiny, small, v2-lite, v3) or config.json path
   int64_t layers = 0;           // override num_hidden_layers (0: keep)
+  int64_t moe_nodes = 0;        // > 0: node-limited routing over this many nodes (ModelConfig::moe_nodes)
+  int64_t moe_node_limit = 0;   // nodes a token may reach
   std::string tokenizer_dir;
   std::vector<std::string> data;
   int64_t synthetic = 0;        // > 0: train on this many built-in reasoning documents

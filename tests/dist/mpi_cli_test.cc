@@ -344,6 +344,27 @@ TEST_F(MpiTraining, ExpertParallelTrainingEqualsOneProcess) {
   ExpectSameTensors(one / "checkpoint/model.safetensors", split / "checkpoint/model.safetensors", flip ? 2e-2 : 1e-4);
 }
 
+// Node-limited routing across ranks: 8 experts on 2 nodes (= the 2 expert-parallel ranks), each
+// token's top-2 within one node: equal to one process with the same routing (the per-token rule
+// itself is checked in tests/router_test.cc), saved in config.json, and not the unlimited routing.
+TEST_F(MpiTraining, NodeLimitedRoutingAcrossRanksEqualsOneProcess) {
+  REQUIRE_MPI();
+  TempDir one, two;
+  const std::string limit = " --moe-nodes 2 --moe-node-limit 1";
+  ASSERT_EQ(RunGorae(Pretrain(one.path()) + limit).exit_code, 0);
+  const auto r = RunMpi(2, Pretrain(two.path()) + limit + " --expert-parallel 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto config = nlohmann::json::parse(gorae::testing::ReadFile(two / "checkpoint/config.json"));
+  EXPECT_EQ(config["moe_nodes"], 2);
+  EXPECT_EQ(config["moe_node_limit"], 1);
+  const int flip = ExpectSameMetrics(one.path(), two.path());
+  ExpectSameTensors(one / "checkpoint/model.safetensors", two / "checkpoint/model.safetensors", flip ? 2e-2 : 1e-4);
+  // The limit changes the routing: the unlimited run's first-step loads differ.
+  TempDir free_run;
+  ASSERT_EQ(RunGorae(Pretrain(free_run.path(), 1)).exit_code, 0);
+  EXPECT_NE(Metrics(free_run.path())[0]["moe"][0]["load"], Metrics(one.path())[0]["moe"][0]["load"]);
+}
+
 TEST_F(MpiTraining, ExpertParallelTrainingRefusesWhatItCannotRun) {
   REQUIRE_MPI();
   TempDir out;
