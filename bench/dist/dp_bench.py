@@ -44,6 +44,8 @@ def summarise(ms):
         row["comm_s"] = statistics.median(m["comm"]["seconds"] for m in steady)
         row["exposed_s"] = statistics.median(m["comm"]["exposed_seconds"] for m in steady)
         row["optimizer_s"] = statistics.median(m["comm"]["optimizer_seconds"] for m in steady)
+        row["a2a_bytes"] = statistics.median(m["comm"].get("all_to_all_bytes", 0) for m in steady)
+        row["a2a_s"] = statistics.median(m["comm"].get("all_to_all_seconds", 0.0) for m in steady)
     row["step_s"] = statistics.median(m["tokens"] / len(ms) for m in ms) / row["tokens_per_s"]
     return row
 
@@ -86,7 +88,9 @@ def main():
     runs = {}
     for name, prefix, extra in (("1 process x 2 threads", [], ["--threads", "2"]),
                                 ("2 ranks x 1 thread", MPIRUN + ["-np", "2"], ["--threads", "1"]),
-                                ("2 ranks x 1 thread, ZeRO-1", MPIRUN + ["-np", "2"], ["--threads", "1", "--zero", "1"])):
+                                ("2 ranks x 1 thread, ZeRO-1", MPIRUN + ["-np", "2"], ["--threads", "1", "--zero", "1"]),
+                                ("2 ranks x 1 thread, expert parallel 2", MPIRUN + ["-np", "2"],
+                                 ["--threads", "1", "--expert-parallel", "2"])):
         out = os.path.join(tmp, f"run{len(runs)}")
         run(prefix + [gorae] + base + extra + ["--out", out])
         runs[name] = summarise(metrics(out))
@@ -96,16 +100,17 @@ def main():
     print(f"Machine: {cpu}, {os.cpu_count()} cores. `{a.preset}` preset, {a.layers} layers, batch {a.batch} x {a.seq} "
           f"tokens, {a.steps} steps (medians of steps 2..{a.steps}).\n")
     print("| run | tokens/s | vs 1 process | step s | gradient MB sent per rank | all-reduce in flight s | "
-          "exposed after backward s | hidden | ZeRO all-gather s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "exposed after backward s | hidden | ZeRO all-gather s | all-to-all MB sent per rank | all-to-all s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     ref = runs["1 process x 2 threads"]["tokens_per_s"]
     for name, r in runs.items():
         if "bytes" in r:
             hidden = 1 - r["exposed_s"] / r["comm_s"] if r["comm_s"] > 0 else 0.0
+            a2a = f"{r['a2a_bytes'] / 1e6:.1f} | {r['a2a_s']:.3f}" if r["a2a_bytes"] else "- | -"
             comm = (f"{r['bytes'] / 1e6:.1f} | {r['comm_s']:.3f} | {r['exposed_s']:.3f} | {100 * hidden:.0f}% | "
-                    f"{r['optimizer_s']:.3f}")
+                    f"{r['optimizer_s']:.3f} | {a2a}")
         else:
-            comm = "- | - | - | - | -"
+            comm = "- | - | - | - | - | - | -"
         print(f"| {name} | {r['tokens_per_s']:.0f} | {r['tokens_per_s'] / ref:.2f}x | {r['step_s']:.3f} | {comm} |")
     r = runs["2 ranks x 1 thread"]
     busbw = grad_bytes / r["comm_s"] / 1e9 if r["comm_s"] > 0 else 0.0  # 2 ranks: busbw = algbw x 2(n-1)/n = algbw

@@ -82,6 +82,8 @@ struct CommStats {
   double comm_seconds = 0.0;     // time from a bucket's launch to its completion, summed
   double exposed_seconds = 0.0;  // time Finish() waited after the backward was done
   double optimizer_comm_seconds = 0.0;  // ZeRO-1: the parameter all-gather
+  int64_t all_to_all_bytes = 0;         // expert parallelism: rows sent to other ranks (dispatch + combine)
+  double all_to_all_seconds = 0.0;
 };
 
 class GradReducer {

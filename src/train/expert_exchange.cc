@@ -1,5 +1,6 @@
 #include "train/expert_exchange.h"
 
+#include <chrono>
 #include <cstring>
 
 namespace gorae::train {
@@ -8,7 +9,27 @@ namespace {
 
 size_t Sz(int64_t n) { return static_cast<size_t>(n); }
 
+using Clock = std::chrono::steady_clock;
+ExchangeStats stats;  // the compute thread alone exchanges rows
+
+// The float all-to-all of a dispatch or combine, counted in the stats.
+void AllToAllRows(dist::Communicator& comm, const std::vector<float>& send, const std::vector<int64_t>& send_counts,
+                  std::vector<float>& recv, const std::vector<int64_t>& recv_counts) {
+  const auto t0 = Clock::now();
+  comm.AllToAllV(send.data(), send_counts, recv.data(), recv_counts, dist::DType::kF32);
+  stats.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  for (int r = 0; r < comm.size(); ++r) {
+    if (r != comm.rank()) stats.bytes += send_counts[Sz(r)] * static_cast<int64_t>(sizeof(float));
+  }
+}
+
 }  // namespace
+
+ExchangeStats TakeExchangeStats() {
+  const ExchangeStats s = stats;
+  stats = {};
+  return s;
+}
 
 std::vector<std::vector<float>> DispatchToExperts(const ExpertShard& ep, int64_t experts, int64_t D,
                                                   const std::vector<std::vector<float>>& rows, ExpertCounts* counts) {
@@ -37,7 +58,7 @@ std::vector<std::vector<float>> DispatchToExperts(const ExpertShard& ep, int64_t
     total += recv_counts[Sz(s)];
   }
   std::vector<float> recv(Sz(total));
-  comm.AllToAllV(send.data(), send_counts, recv.data(), recv_counts, dist::DType::kF32);
+  AllToAllRows(comm, send, send_counts, recv, recv_counts);
   // 3. Regroup by expert: source s's block holds its rows for each of this rank's experts in turn.
   std::vector<std::vector<float>> owned(Sz(local));
   int64_t at = 0;
@@ -74,7 +95,7 @@ std::vector<std::vector<float>> CombineFromExperts(const ExpertShard& ep, int64_
     total += sent_rows[Sz(e)] * D;
   }
   std::vector<float> recv(Sz(total));
-  comm.AllToAllV(send.data(), send_counts, recv.data(), recv_counts, dist::DType::kF32);
+  AllToAllRows(comm, send, send_counts, recv, recv_counts);
   std::vector<std::vector<float>> rows(Sz(experts));
   int64_t at = 0;
   for (int64_t e = 0; e < experts; ++e) {

@@ -30,4 +30,12 @@ std::vector<std::vector<float>> CombineFromExperts(const ExpertShard& ep, int64_
                                                    const std::vector<std::vector<float>>& owned,
                                                    const ExpertCounts& counts, const std::vector<int64_t>& sent_rows);
 
+// Bytes this process sent to other ranks in dispatches and combines, and the time they took,
+// since the last call (for the step metrics).
+struct ExchangeStats {
+  int64_t bytes = 0;
+  double seconds = 0.0;
+};
+ExchangeStats TakeExchangeStats();
+
 }  // namespace gorae::train

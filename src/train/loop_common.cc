@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "train/balance.h"
+#include "train/expert_exchange.h"
 #include "train/plot.h"
 
 namespace gorae::train {
@@ -114,6 +115,7 @@ Result<StepReport> TrainOneStep(TrainModel& model, ModelStep& runner, AdamWState
   for (MoeStats& st : rep.stats) st.Reset(model.config().n_routed_experts);
   rep.mtp.assign(static_cast<size_t>(depth), 0.0);
   model.ZeroGrad();
+  TakeExchangeStats();  // this step's all-to-alls only (not the validation forward's before it)
   if (reducer != nullptr) runner.SetBlockDoneHook([reducer](int64_t block) { reducer->BlockDone(block); });
   Status failed = Status::Ok();
   for (int64_t a = 0; a < s.accum; ++a) {
@@ -149,7 +151,11 @@ Result<StepReport> TrainOneStep(TrainModel& model, ModelStep& runner, AdamWState
   rep.lr = s.lr;
   GORAE_ASSIGN_OR_RETURN(rep.grad_norm, GuardedOptimizerStep(model, opt, s.adamw, s.lr, s.clip, rep.loss, step_number,
                                                              ckpt_dir, reducer));
-  if (reducer != nullptr) rep.comm.optimizer_comm_seconds = reducer->TakeStats().optimizer_comm_seconds;
+  if (reducer != nullptr) {
+    rep.comm.optimizer_comm_seconds = reducer->TakeStats().optimizer_comm_seconds;
+    const ExchangeStats a2a = TakeExchangeStats();
+    rep.comm.all_to_all_bytes = a2a.bytes, rep.comm.all_to_all_seconds = a2a.seconds;
+  }
   UpdateRouterBias(model, blocks, rep.stats, s.bias_gamma);
   return rep;
 }
@@ -170,6 +176,10 @@ nlohmann::ordered_json StepMetrics(const TrainModel& model, const ModelStep& run
     m["ranks"] = dist::World().size();
     m["comm"] = {{"bytes", r.comm.bytes}, {"seconds", r.comm.comm_seconds}, {"exposed_seconds", r.comm.exposed_seconds},
                  {"optimizer_seconds", r.comm.optimizer_comm_seconds}};
+    if (model.expert_shard().active()) {
+      m["comm"]["all_to_all_bytes"] = r.comm.all_to_all_bytes;
+      m["comm"]["all_to_all_seconds"] = r.comm.all_to_all_seconds;
+    }
   }
   if (!runner.MoeBlocks().empty()) {
     m["bias_gamma"] = bias_gamma;
