@@ -88,6 +88,12 @@ TEST(Router, V2ScalesOnlyWithoutRenormalisation) {
 }
 
 
+// A pseudo-random logit in [-4, 4) (a linear congruential step of seed).
+float NextLogit(uint32_t& seed) {
+  seed = seed * 1664525u + 1013904223u;
+  return static_cast<float>(seed >> 8) / 16777216.0f * 8 - 4;
+}
+
 // Node-limited routing (V3 sec. 2.1.2): 16 experts on 4 nodes, top-4 over at most 2 nodes chosen by
 // the sum of each node's top 4 / 2 = 2 scores, checked against a brute-force reading of the rule.
 TEST(Router, NodeLimitedRoutingKeepsTheBestNodesByTheirTopKOverMScores) {
@@ -115,10 +121,9 @@ TEST(Router, NodeLimitedRoutingKeepsTheBestNodesByTheirTopKOverMScores) {
   // Random tokens: at most M nodes, and the nodes are those a brute-force ranking picks.
   c.moe_nodes = 4;
   uint32_t seed = 7;
-  auto next = [&] { seed = seed * 1664525u + 1013904223u; return static_cast<float>(seed >> 8) / 16777216.0f * 8 - 4; };
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<float> lg(16);
-    for (float& x : lg) x = next();
+    for (float& x : lg) x = NextLogit(seed);
     const Route t = RouteToken(lg.data(), c, bias);
     std::vector<std::pair<float, int>> nodes;
     for (int n = 0; n < 4; ++n) {
@@ -151,11 +156,10 @@ TEST(Router, NodeLimitedEqualsV3GroupLimitedWhenTheyCoincide) {
   n.moe_nodes = 4;
   n.moe_node_limit = 2;
   uint32_t seed = 11;
-  auto next = [&] { seed = seed * 1664525u + 1013904223u; return static_cast<float>(seed >> 8) / 16777216.0f * 8 - 4; };
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<float> lg(16), bias(16);
-    for (float& x : lg) x = next();
-    for (float& b : bias) b = next() / 10;
+    for (float& x : lg) x = NextLogit(seed);
+    for (float& b : bias) b = NextLogit(seed) / 10;
     EXPECT_EQ(RouteToken(lg.data(), g, bias).experts, RouteToken(lg.data(), n, bias).experts) << trial;
   }
 }

@@ -92,4 +92,16 @@ worst = max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 assert worst < 1e-3, worst
 print(f"logits of the two checkpoints: max |diff| {worst:.2e}")
 PY
-echo "PASS: pretraining across 2 namespace hosts over TCP equals one process"
+# Expert-parallel inference across the two hosts: each holds half of the routed experts.
+timeout 300 ip netns exec "${P}h0" mpirun --allow-run-as-root --hostfile "$WORK/hosts" \
+  --mca plm_rsh_agent "$WORK/agent.sh" --mca btl self,tcp --mca btl_tcp_if_include eth0 \
+  --mca oob_tcp_if_include eth0 -np 2 "$GORAE" logits --model "$WORK/one/checkpoint" --tokens "1 5 9 20 33" \
+  --expert-parallel 2 > ep.json 2> ep.log || { cat ep.log; exit 1; }
+python3 - one.json ep.json <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["logits"]; b = json.load(open(sys.argv[2]))["logits"]
+worst = max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+assert len(a) == len(b) and worst < 1e-4, worst
+print(f"expert-parallel logits over 2 hosts vs one process: max |diff| {worst:.2e}")
+PY
+echo "PASS: training and expert-parallel inference across 2 namespace hosts over TCP equal one process"
