@@ -60,9 +60,8 @@ TEST_P(GgufToHfGolden, ReferenceLogits) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const std::vector<float> got = Logits(**model, ids);
   ASSERT_EQ(got.size(), ref.size());
-  float max_abs = 0;
-  for (size_t i = 0; i < ref.size(); ++i) max_abs = std::max(max_abs, std::fabs(got[i] - ref[i]));
-  EXPECT_LT(max_abs, 1e-4f) << GetParam();
+  const auto worst = gorae::testing::MaxAbsDiff(ref, got);
+  EXPECT_LT(worst.value, 1e-4) << GetParam() << ", worst at " << worst.at;
   // The GGUF file and the directory made from it compute the same thing.
   auto from_gguf = Model::Load(gguf);
   ASSERT_TRUE(from_gguf.ok());

@@ -62,10 +62,9 @@ std::vector<float> RunLogits(const Model& m, const std::vector<int>& ids, MlaMod
   return out;
 }
 
-float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
+// Fails (+infinity) on any non-finite value or a length mismatch (test_util.h).
+double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  return gorae::testing::MaxAbsDiff(a, b).value;
 }
 
 class ConsistencyTest : public ::testing::TestWithParam<Case> {};

@@ -47,22 +47,22 @@ TEST_P(GoldenTest, LogitsMatchReference) {
       for (int64_t t = prefill; t < T; ++t) {
         ASSERT_TRUE((*model)->Forward({ids.data() + t, 1}, cache, logits.data() + t * V, true).ok());
       }
-      float worst = 0;
+      gorae::testing::WorstDiff worst;
       for (int64_t t = 0; t < T; ++t) {
         const auto& row = expected["logits"][t];
         ASSERT_EQ(row.size(), static_cast<size_t>(V));
         int64_t ref_arg = 0, got_arg = 0;
         for (int64_t v = 0; v < V; ++v) {
           const float ref = row[v].get<float>(), got = logits[t * V + v];
-          worst = std::max(worst, std::fabs(ref - got));
+          worst.Add(ref, got, t * V + v);
           if (ref > row[ref_arg].get<float>()) ref_arg = v;
           if (got > logits[t * V + got_arg]) got_arg = v;
         }
         EXPECT_EQ(got_arg, ref_arg) << MlaModeName(mode) << " prefill " << prefill << " position " << t;
       }
-      EXPECT_LT(worst, 1e-4f) << MlaModeName(mode) << " prefill " << prefill;
+      EXPECT_LT(worst.value, 1e-4) << MlaModeName(mode) << " prefill " << prefill << ", worst at " << worst.at;
       RecordProperty(std::string(MlaModeName(mode)) + "_prefill" + std::to_string(prefill) + "_max_abs_err",
-                     std::to_string(worst));
+                     std::to_string(worst.value));
     }
   }
 }

@@ -4,7 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +73,36 @@ inline CommandResult RunCommand(const std::string& command) {
 
 // Runs the gorae binary with `args` (a shell-quoted string), capturing stdout and stderr.
 inline CommandResult RunGorae(const std::string& args) { return RunCommand(std::string(GORAE_BINARY) + " " + args); }
+
+// The largest |ref - got| seen and where. A non-finite value on either side makes it +infinity
+// at its index: the pattern `worst = std::max(worst, std::fabs(ref - got))` never grows on a NaN,
+// so a NaN logit or gradient would pass any bound.
+struct WorstDiff {
+  double value = 0.0;
+  int64_t at = -1;  // index of the worst value (or of the first non-finite one)
+  bool finite = true;
+  void Add(double ref, double got, int64_t index) {
+    if (!finite) return;
+    if (!std::isfinite(ref) || !std::isfinite(got)) {
+      value = std::numeric_limits<double>::infinity();
+      at = index;
+      finite = false;
+      return;
+    }
+    const double d = std::fabs(ref - got);
+    if (d > value || at < 0) value = d, at = index;
+  }
+};
+
+// WorstDiff over two equally long sequences (vectors, spans).
+template <typename A, typename B>
+WorstDiff MaxAbsDiff(const A& ref, const B& got) {
+  WorstDiff w;
+  const size_t n = std::min(ref.size(), got.size());
+  for (size_t i = 0; i < n; ++i) w.Add(static_cast<double>(ref[i]), static_cast<double>(got[i]), static_cast<int64_t>(i));
+  if (ref.size() != got.size()) w.Add(0.0, std::numeric_limits<double>::quiet_NaN(), static_cast<int64_t>(n));
+  return w;
+}
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -401,7 +401,11 @@ TEST_F(MpiTraining, ExpertParallelLogitsAndGenerateEqualOneProcess) {
       ASSERT_EQ(a.size(), b.size());
       double worst = 0.0;
       for (size_t t = 0; t < a.size(); ++t) {
-        for (size_t v = 0; v < a[t].size(); ++v) worst = std::max(worst, std::fabs(a[t][v].get<double>() - b[t][v].get<double>()));
+        for (size_t v = 0; v < a[t].size(); ++v) {
+          const double x = a[t][v].get<double>(), y = b[t][v].get<double>();
+          ASSERT_TRUE(std::isfinite(x) && std::isfinite(y)) << "position " << t << ", token " << v;
+          worst = std::max(worst, std::fabs(x - y));
+        }
       }
       EXPECT_LT(worst, 1e-4) << mla << ", " << np << " ranks";
     }

@@ -10,6 +10,7 @@
 #include "model/presets.h"
 #include "rl/grpo_loss.h"
 #include "rl/grpo_step.h"
+#include "test_util.h"
 
 namespace gorae::rl {
 namespace {
@@ -74,9 +75,8 @@ TEST(GrpoLoss, MatchesPyTorchReference) {
     EXPECT_NEAR(static_cast<double>(clipped) / total, ex["clip_fraction"].get<double>(), 1e-12) << name;
     if (lc.beta != 0) EXPECT_NEAR(kl / total, ex["kl_mean"].get<double>(), 1e-6) << name;
     const auto ex_grad = ex["grad_logits"].get<std::vector<double>>();
-    double worst = 0;
-    for (size_t i = 0; i < grad.size(); ++i) worst = std::max(worst, std::fabs(grad[i] - ex_grad[i]));
-    EXPECT_LT(worst, 1e-6) << name;
+    const auto worst = gorae::testing::MaxAbsDiff(ex_grad, grad);
+    EXPECT_LT(worst.value, 1e-6) << name << ", worst at " << worst.at;
   }
 }
 

@@ -166,9 +166,9 @@ TEST(TrainForward, LogitsEqualInferenceForward) {
         KVCache cache = (*inf)->NewCache(mode);
         std::vector<float> ref(static_cast<size_t>(T * V));
         ASSERT_TRUE((*inf)->Forward(seq, cache, ref.data(), true).ok());
-        double worst = 0;
-        for (int64_t i = 0; i < T * V; ++i) worst = std::max(worst, static_cast<double>(std::fabs(ref[i] - logits[b * T * V + i])));
-        EXPECT_LT(worst, 1e-4) << name << " sequence " << b;
+        gorae::testing::WorstDiff worst;
+        for (int64_t i = 0; i < T * V; ++i) worst.Add(ref[i], logits[b * T * V + i], i);
+        EXPECT_LT(worst.value, 1e-4) << name << " sequence " << b << ", worst at " << worst.at;
       }
     }
   }
