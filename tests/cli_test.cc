@@ -1,6 +1,8 @@
 // The gorae binary as a user runs it: machine-readable output that matches the library, and
 // bad input that ends in a clear message and exit code 1, never a crash.
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -253,6 +255,34 @@ TEST(CliText, PromptAndChatStreamDecodedText) {
     ASSERT_EQ(by_text.exit_code, 0) << by_text.err;
     EXPECT_EQ(by_text.out, *expected + "\n") << k.arg;
   }
+}
+
+
+// A model whose output is NaN: `gorae logits` still writes valid JSON (null for each non-finite
+// value) and fails naming the first position and token, instead of printing `nan`.
+TEST(CliLogits, NonFiniteLogitsAreNullAndAnError) {
+  TempDir dir;
+  ASSERT_TRUE(WriteRandomModel(dir.path(), testing::TinyV3Config(), DType::kF32, 7).ok());
+  // The final norm's weights set to NaN, in place in model.safetensors.
+  const std::string path = dir / "model.safetensors";
+  std::string bytes = testing::ReadFile(path);
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  const auto header = nlohmann::json::parse(bytes.substr(8, header_len));
+  const auto& t = header.at("model.norm.weight");
+  ASSERT_EQ(t.at("dtype"), "F32");
+  const size_t begin = 8 + header_len + t.at("data_offsets")[0].get<size_t>();
+  const size_t end = 8 + header_len + t.at("data_offsets")[1].get<size_t>();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (size_t at = begin; at < end; at += 4) std::memcpy(&bytes[at], &nan, 4);
+  testing::WriteFile(path, bytes);
+  const auto r = RunGorae("logits --model " + dir.path() + " --tokens \"1 2 3\"");
+  EXPECT_EQ(r.signal, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("are not finite (the first at position 0, token 0), written as null"), std::string::npos) << r.err;
+  const auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "stdout is not valid JSON: " << r.out.substr(0, 200);
+  EXPECT_TRUE(j["logits"][0][0].is_null());
 }
 
 }  // namespace

@@ -350,7 +350,9 @@ def main():
         ran = [c for c in entry["cases"] if c["equal"] is not None]
         entry["equal"] = sum(c["equal"] for c in ran)
         entry["compared"] = len(ran)
-        ok &= all(c["equal"] for c in ran)
+        # Every case must have been compared and equal: a case gorae could not encode is a failure,
+        # and a file with no case compared at all is one too (not a vacuous pass).
+        ok &= bool(ran) and len(ran) == len(entry["cases"]) and all(c["equal"] for c in ran)
         msg = (f"{entry['equal']}/{len(ran)} texts give the same ids" if ran else
                f"gorae cannot encode with it yet: {entry['cases'][0].get('gorae_error', '')[:200]}")
         print(f"tokenizer {os.path.basename(path)}: {msg}")

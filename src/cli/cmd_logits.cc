@@ -1,4 +1,5 @@
 // gorae logits: the model's logits for every input position, as JSON (for parity checks).
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -46,19 +47,32 @@ int RunLogits(const LogitsOptions& o) {
     if (!s.ok()) return ReportError(s.message());
   }
 
+  // JSON has no NaN or infinity: such a logit is written as null and the command fails after.
   fmt::memory_buffer out;
+  int64_t non_finite = 0, first_t = -1, first_v = -1;
   fmt::format_to(std::back_inserter(out), "{{\"logits\": [");
   for (int64_t t = 0; t < n; ++t) {
     out.push_back(t ? ',' : '[');
     if (t) out.push_back('[');
     for (int64_t v = 0; v < vocab; ++v) {
       if (v) out.push_back(',');
-      fmt::format_to(std::back_inserter(out), "{}", logits[t * vocab + v]);
+      const float x = logits[t * vocab + v];
+      if (std::isfinite(x)) {
+        fmt::format_to(std::back_inserter(out), "{}", x);
+      } else {
+        fmt::format_to(std::back_inserter(out), "null");
+        if (non_finite++ == 0) first_t = t, first_v = v;
+      }
     }
     out.push_back(']');
   }
   fmt::format_to(std::back_inserter(out), "]}}\n");
   std::fwrite(out.data(), 1, out.size(), stdout);
+  if (non_finite > 0) {
+    return ReportError(fmt::format("{} logits are not finite (the first at position {}, token {}), written as null: "
+                                   "the model's weights or config produce NaN or infinity",
+                                   non_finite, first_t, first_v));
+  }
   return std::fflush(stdout) == 0 ? 0 : ReportError("cannot write to stdout");
 }
 

@@ -11,4 +11,11 @@ namespace gorae {
 
 Status WriteFileAtomic(const std::string& path, std::string_view contents);
 
+// fsync of a file or a directory: its data (or, for a directory, its entries: renames) are on the
+// disk before anything that follows. A rename is atomic but not durable without it: after a power
+// loss the new name could point at a file whose blocks were never written.
+Status SyncToDisk(const std::string& path);
+// SyncToDisk of the directory holding `path` (after renaming something into it).
+Status SyncParentDir(const std::string& path);
+
 }  // namespace gorae

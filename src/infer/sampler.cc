@@ -127,7 +127,7 @@ Status ValidateSamplerConfig(const SamplerConfig& c) {
     return InvalidArgument("--min-p must be in [0, 1], got {}", c.min_p);
   }
   if (!(std::isfinite(c.repetition_penalty) && c.repetition_penalty > 0.0f)) {
-    return InvalidArgument("--repetition-penalty must be a finite value > 0, got {}",
+    return InvalidArgument("the repetition penalty (--repeat-penalty) must be a finite value > 0, got {}",
                            c.repetition_penalty);
   }
   return Status::Ok();

@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include "core/atomic_file.h"
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -157,11 +159,15 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
       return IOError("write to '{}' failed (disk full?)", tmp);
     }
   }
+  if (Status s = SyncToDisk(tmp); !s.ok()) {
+    std::remove(tmp.c_str());
+    return s;
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     return IOError("cannot rename '{}' to '{}'", tmp, path);
   }
-  return Status::Ok();
+  return SyncParentDir(path);
 }
 
 }  // namespace gorae

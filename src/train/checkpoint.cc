@@ -1,5 +1,7 @@
 #include "train/checkpoint.h"
 
+#include "core/atomic_file.h"
+
 #include <filesystem>
 #include <cstring>
 #include <fstream>
@@ -57,6 +59,9 @@ Status SaveCheckpoint(const std::string& dir, const TrainModel& model, const Ada
     fs::copy_file(src, fs::path(tmp) / name, fs::copy_options::overwrite_existing, ec);
     if (ec) return IOError("cannot copy '{}' into the checkpoint: {}", src.string(), ec.message());
   }
+  // Every file and the directory itself on disk before the swap makes them the checkpoint.
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) GORAE_RETURN_IF_ERROR(SyncToDisk(entry.path().string()));
+  GORAE_RETURN_IF_ERROR(SyncToDisk(tmp));
   // Swap directories: DIR -> DIR.old, DIR.tmp -> DIR, drop DIR.old.
   fs::remove_all(old, ec);
   if (fs::exists(dir)) {
@@ -65,6 +70,7 @@ Status SaveCheckpoint(const std::string& dir, const TrainModel& model, const Ada
   }
   fs::rename(tmp, dir, ec);
   if (ec) return IOError("cannot rename '{}' to '{}': {}", tmp, dir, ec.message());
+  GORAE_RETURN_IF_ERROR(SyncParentDir(dir));
   fs::remove_all(old, ec);
   return Status::Ok();
 }
