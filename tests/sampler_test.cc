@@ -559,9 +559,9 @@ TEST(SamplerTest, ValidationRejectsBadValues) {
 
   c = SamplerConfig{};
   c.repetition_penalty = 0.0f;
-  ExpectInvalid(c, "--repetition-penalty", "0");
+  ExpectInvalid(c, "--repeat-penalty", "0");
   c.repetition_penalty = -1.0f;
-  ExpectInvalid(c, "--repetition-penalty", "-1");
+  ExpectInvalid(c, "--repeat-penalty", "-1");
 }
 
 TEST(SamplerDeathTest, ConstructorRejectsInvalidConfig) {
