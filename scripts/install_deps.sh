@@ -39,7 +39,10 @@ if ! python3 -c "import openai" >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip
   fi
-  python3 -m pip install -q openai || python3 -m pip install -q --break-system-packages openai
+  # Pinned: the versions the server tests pass with (a fresh machine would otherwise get whatever
+  # pip resolves that day).
+  PY_TEST_PKGS=(openai==3.57.0 pydantic==2.13.4)
+  python3 -m pip install -q "${PY_TEST_PKGS[@]}" || python3 -m pip install -q --break-system-packages "${PY_TEST_PKGS[@]}"
 fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "[install_deps] installing chromium (server chat page test)"
@@ -50,5 +53,5 @@ fi
 # Optional (--py-tools): the PyTorch / Hugging Face reference tools in tools/ (not needed to build or test).
 if [ "${1:-}" = "--py-tools" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch python3-numpy
-  python3 -m pip install -q tokenizers transformers jinja2
+  python3 -m pip install -q tokenizers==0.23.3 transformers==5.24.0 jinja2==3.1.6
 fi
