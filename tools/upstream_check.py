@@ -79,6 +79,10 @@ CASES = [
     "v2_group_limited_f16_sharded",
     "v3_fp8_block",
     "dense_only",
+    # the checkpoints behind llama.cpp's converter output (tools/llamacpp_gguf_fixtures.py); their
+    # model.gguf also goes through gorae
+    "../gguf/llamacpp_v3",
+    "../gguf/llamacpp_v2lite",
 ]
 TOL = 1e-4  # as tests/model_golden_test.cc
 FP8_BLOCK = 128
@@ -205,12 +209,12 @@ def patch_v2_as_deepseek_code(model, model_dir):
 
 
 def check_model(case, gorae, threads):
-    d = os.path.join(GOLDEN, case)
+    d = os.path.normpath(os.path.join(GOLDEN, case))
     ex = json.load(open(os.path.join(d, "expected.json")))
     tokens, golden = ex["tokens"], torch.tensor(ex["logits"], dtype=torch.float64)
     cfg = json.load(open(os.path.join(d, "config.json")))
     deepseek = cfg["model_type"].startswith("deepseek")
-    r = {"case": case, "model_type": cfg["model_type"], "positions": len(tokens)}
+    r = {"case": os.path.relpath(d, os.path.join(ROOT, "tests", "golden")), "model_type": cfg["model_type"], "positions": len(tokens)}
     tmp = tempfile.mkdtemp(prefix="upstream_")
     try:
         variants = {}
@@ -242,9 +246,11 @@ def check_model(case, gorae, threads):
             lo = hf_forward(m, tokens)
             v = {"max_abs_vs_golden": max_abs(lo, golden), "same_argmax_vs_golden": same_argmax(lo, golden)}
             if name == "native":
-                for mla in (["naive", "absorbed"] if deepseek else [None]):
-                    g = gorae_logits(gorae, d, tokens, mla, threads)
-                    key = f"gorae_{mla}" if mla else "gorae"
+                gguf = os.path.join(d, "model.gguf")
+                sources = [("", d)] + ([("gguf_", gguf)] if os.path.exists(gguf) else [])
+                for (prefix, src), mla in [(s, m) for s in sources for m in (["naive", "absorbed"] if deepseek else [None])]:
+                    g = gorae_logits(gorae, src, tokens, mla, threads)
+                    key = prefix + (f"gorae_{mla}" if mla else "gorae")
                     v[f"max_abs_vs_{key}"] = max_abs(lo, g)
                     v[f"same_argmax_vs_{key}"] = same_argmax(lo, g)
                     v[f"{key}_max_abs_vs_golden"] = max_abs(g, golden)
@@ -391,8 +397,8 @@ def main():
         r = check_model(case, args.gorae, args.threads)
         ok &= r["agrees"]
         n = r["transformers_native"]
-        print(f"{case}: {r['transformers_class']} vs golden {n['max_abs_vs_golden']:.2e}, " +
-              ", ".join(f"vs {k[11:]} {v:.2e}" for k, v in n.items() if k.startswith("max_abs_vs_gorae")) +
+        print(f"{r['case']}: {r['transformers_class']} vs golden {n['max_abs_vs_golden']:.2e}, " +
+              ", ".join(f"vs {k[11:]} {v:.2e}" for k, v in n.items() if k.startswith("max_abs_vs_") and "gorae" in k) +
               (f"  [{r['adaptation']}]" if "adaptation" in r else "") + ("" if r["agrees"] else "  DISAGREES"))
         report["models"].append(r)
     golden = json.load(open(os.path.join(ROOT, "tests", "golden", "rl", "grpo_loss.json")))
