@@ -443,7 +443,8 @@ Result<std::unique_ptr<GgufModel>> LoadGgufModel(const std::string& path, GgufLa
   DecodeKvB(g->weights);
   for (const GgufTensor& t : g->file->tensors()) {
     if (binder.used().count(t.name) || t.name == "rope_freqs.weight") continue;
-    // Converters with absorbed-MLA support write attn_k_b / attn_v_b beside attn_kv_b.
+    // llama.cpp's current converter writes attn_k_b / attn_v_b instead of attn_kv_b (RebuildKvB
+    // reads them then); should a file hold all three, attn_kv_b is used and the pair not reported.
     if (t.name.ends_with("attn_k_b.weight") || t.name.ends_with("attn_v_b.weight")) continue;
     g->weights.unused.push_back(t.name);
   }
