@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary directories, running the gorae binary, tiny configs.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,25 @@ inline std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Whether the files `a` and `b` hold the same bytes; otherwise names the first offset where they
+// differ (or which file is missing or shorter). For "exact" claims: resumed training must end on
+// the very bytes of the uninterrupted run, not on losses within a tolerance.
+inline ::testing::AssertionResult SameFileBytes(const std::string& a, const std::string& b) {
+  for (const std::string& p : {a, b}) {
+    if (!std::filesystem::is_regular_file(p)) return ::testing::AssertionFailure() << p << " does not exist";
+  }
+  const std::string x = ReadFile(a), y = ReadFile(b);
+  const size_t n = std::min(x.size(), y.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (x[i] != y[i]) return ::testing::AssertionFailure() << a << " and " << b << " differ at byte " << i;
+  }
+  if (x.size() != y.size()) {
+    return ::testing::AssertionFailure() << a << " (" << x.size() << " bytes) and " << b << " (" << y.size()
+                                         << " bytes) differ in length";
+  }
+  return ::testing::AssertionSuccess();
 }
 
 inline void WriteFile(const std::string& path, const std::string& text) {

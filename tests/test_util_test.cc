@@ -37,5 +37,19 @@ TEST(WorstDiff, LengthMismatchFails) {
   EXPECT_FALSE(MaxAbsDiff(std::vector<float>{1, 2}, std::vector<float>{1}).value < 1e-4);
 }
 
+TEST(SameFileBytes, FailsOnOneChangedByteALengthOrAMissingFile) {
+  TempDir d;
+  WriteFile(d / "a", "checkpoint bytes");
+  WriteFile(d / "b", "checkpoint bytes");
+  EXPECT_TRUE(SameFileBytes(d / "a", d / "b"));
+  WriteFile(d / "b", "checkpoint bytez");
+  const auto changed = SameFileBytes(d / "a", d / "b");
+  EXPECT_FALSE(changed);
+  EXPECT_NE(std::string(changed.message()).find("byte 15"), std::string::npos) << changed.message();
+  WriteFile(d / "b", "checkpoint byte");
+  EXPECT_FALSE(SameFileBytes(d / "a", d / "b"));
+  EXPECT_FALSE(SameFileBytes(d / "a", d / "missing"));
+}
+
 }  // namespace
 }  // namespace gorae::testing

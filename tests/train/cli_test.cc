@@ -87,9 +87,14 @@ TEST_F(PretrainCli, ResumeEqualsUninterruptedRun) {
   const auto ma = Metrics(a.path()), mb = Metrics(b.path());
   ASSERT_EQ(ma.size(), mb.size());
   for (size_t i = 0; i < ma.size(); ++i) {
-    const double x = ma[i]["loss"], y = mb[i]["loss"];
-    EXPECT_NEAR(x, y, 1e-6 * std::fabs(x)) << "step " << i + 1;
+    // Exact: the same floating-point operations in the same order, so the same bits.
+    EXPECT_EQ(ma[i]["loss"].get<double>(), mb[i]["loss"].get<double>()) << "step " << i + 1;
     EXPECT_EQ(ma[i]["lr"].get<double>(), mb[i]["lr"].get<double>());
+    if (ma[i].contains("val_loss")) EXPECT_EQ(ma[i]["val_loss"], mb[i]["val_loss"]) << "step " << i + 1;
+  }
+  // The final weights, the AdamW moments and the trainer state are the same bytes.
+  for (const char* f : {"model.safetensors", "optimizer.safetensors", "trainer_state.json"}) {
+    EXPECT_TRUE(gorae::testing::SameFileBytes(a / ("checkpoint/" + std::string(f)), b / ("checkpoint/" + std::string(f))));
   }
 }
 
