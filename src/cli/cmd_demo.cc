@@ -1,5 +1,5 @@
 // gorae demo: the DeepSeek-R1 recipe end to end on built-in verifiable tasks (src/rl/recipe.h):
-// tokenizer, pretraining, SFT on cold-start traces, GRPO, held-out evaluation and a report card.
+// tokenizer, pretraining, SFT on cold-start traces, GRPO, test-split evaluation and a report card.
 #include <cstdio>
 #include <memory>
 

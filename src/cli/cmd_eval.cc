@@ -12,7 +12,7 @@ namespace gorae::cli {
 namespace {
 
 struct EvalCliOptions {
-  std::string model_dir, data, task, split = "heldout", responses;
+  std::string model_dir, data, task, split = "dev", responses;
   int64_t n = 50;
   uint64_t seed = 1;
   int threads = 0;
@@ -66,7 +66,7 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--model", o->model_dir, "model directory with tokenizer and chat template")->required();
   cmd->add_option("--data", o->data, "JSONL problems ({\"task\", \"prompt\", \"answer\", ...})");
   cmd->add_option("--task", o->task, "built-in tasks instead of --data: arithmetic,linear,countdown");
-  cmd->add_option("--split", o->split, "split of the built-in tasks: train or heldout")->capture_default_str();
+  cmd->add_option("--split", o->split, "split of the built-in tasks: train, dev (choose settings on it) or test (report it)")->capture_default_str();
   cmd->add_option("--n", o->n, "problems per built-in task")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--samples", o->eval.samples, "k samples per problem for pass@k and maj@k")
       ->capture_default_str()->check(CLI::PositiveNumber);

@@ -44,8 +44,8 @@ void AddGrpoCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--ref-reset-every", o->ref_reset_every, "reset the reference to the policy every N steps (0: never)")
       ->capture_default_str();
-  cmd->add_option("--eval-every", o->eval_every, "held-out accuracy every N steps (0: off)")->capture_default_str();
-  cmd->add_option("--eval-n", o->eval_n, "held-out problems per task")->capture_default_str();
+  cmd->add_option("--eval-every", o->eval_every, "dev-split accuracy every N steps (0: off)")->capture_default_str();
+  cmd->add_option("--eval-n", o->eval_n, "dev-split problems per task")->capture_default_str();
   cmd->add_option("--save-every", o->save_every, "checkpoint every N steps")->capture_default_str();
   cmd->add_option("--seed", o->seed, "problem and sampling seed")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all)");

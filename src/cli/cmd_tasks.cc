@@ -70,7 +70,7 @@ void AddTasksCommand(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<TasksOptions>();
   auto* cmd = app.add_subcommand("tasks", "write problems of the built-in verifiable tasks as JSONL");
   cmd->add_option("--task", o->task, "tasks, comma-separated")->capture_default_str();
-  cmd->add_option("--split", o->split, "train or heldout")->capture_default_str();
+  cmd->add_option("--split", o->split, "train, dev or test")->capture_default_str();
   cmd->add_option("--n", o->n, "problems per task")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed, "generator seed")->capture_default_str();
   cmd->add_option("--format", o->format,

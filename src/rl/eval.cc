@@ -1,3 +1,4 @@
+#include <cmath>
 #include "rl/eval.h"
 
 #include <unistd.h>
@@ -155,6 +156,10 @@ Status WriteResponses(const std::string& path, const EvalReport& report) {
   return WriteFileAtomic(path, text);
 }
 
+double EvalReport::StandardError() const {
+  return n > 0 ? std::sqrt(accuracy * (1 - accuracy) / static_cast<double>(n)) : 0.0;
+}
+
 nlohmann::ordered_json EvalReport::ToJson() const {
   nlohmann::ordered_json per = nlohmann::ordered_json::object();
   for (const TaskScore& s : per_task) {
@@ -171,6 +176,7 @@ nlohmann::ordered_json EvalReport::ToJson() const {
   }
   nlohmann::ordered_json j;
   j["accuracy"] = accuracy;
+  j["accuracy_se"] = StandardError();
   j["per_task"] = per;
   j["n"] = n;
   j["mean_length"] = mean_length;
@@ -190,6 +196,7 @@ std::string EvalReport::Table() const {
   s += fmt::format("{:<12} {:>6} {:>7.1f}%", "all", n, 100 * accuracy);
   if (samples > 1) s += fmt::format(" {:>8} {:>8}", "", "");
   s += fmt::format(" {:>8} {:>10.1f}\n", "", mean_length);
+  s += fmt::format("(standard error of the overall pass@1: {:.1f} points)\n", 100 * StandardError());
   return s;
 }
 

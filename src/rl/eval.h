@@ -52,8 +52,11 @@ struct EvalReport {
   double mean_length = 0.0;
   int64_t n = 0;
   int samples = 1;
-  // {"accuracy", "per_task": {task: {"pass@1", ["pass@k", "maj@k"], "format", "mean_length", "n"}},
-  //  "n", "mean_length"}
+  // The standard error of `accuracy` as a binomial proportion over the n problems: the
+  // uncertainty a figure reported from this evaluation carries.
+  double StandardError() const;
+  // {"accuracy", "accuracy_se", "per_task": {task: {"pass@1", ["pass@k", "maj@k"], "format",
+  //  "mean_length", "n"}}, "n", "mean_length"}
   nlohmann::ordered_json ToJson() const;
   // A table, one row per task and a total row.
   std::string Table() const;

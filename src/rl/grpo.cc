@@ -275,7 +275,7 @@ class GrpoProgress {
 Status WriteGrpoPlot(const std::string& out_dir) {
   std::ifstream in(out_dir + "/metrics.jsonl");
   train::Series reward{"reward (train batch)", "#1f77b4", {}}, acc{"accuracy (train batch)", "#ff7f0e", {}},
-      held{"accuracy (held-out)", "#2ca02c", {}};
+      dev{"accuracy (dev split)", "#2ca02c", {}};
   std::string line;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
@@ -283,19 +283,20 @@ Status WriteGrpoPlot(const std::string& out_dir) {
     const double step = j["step"].get<double>();
     if (j.contains("reward_mean")) reward.points.push_back({step, j["reward_mean"].get<double>()});
     if (j.contains("accuracy")) acc.points.push_back({step, j["accuracy"].get<double>()});
-    if (j.contains("heldout_accuracy")) held.points.push_back({step, j["heldout_accuracy"].get<double>()});
+    if (j.contains("dev_accuracy")) dev.points.push_back({step, j["dev_accuracy"].get<double>()});
   }
   std::vector<train::Series> series = {reward, acc};
-  if (!held.points.empty()) series.push_back(held);
+  if (!dev.points.empty()) series.push_back(dev);
   return train::WriteLossPlot(out_dir + "/grpo.svg", "gorae grpo: reward and accuracy per step", series);
 }
 
-// Held-out problems for evaluation during training: eval_n per task (built-in tasks only).
-Result<std::vector<tasks::Problem>> HeldoutProblems(const GrpoOptions& o) {
+// Problems for evaluation during training: eval_n per task of the dev split (built-in tasks
+// only), the split settings are chosen on; the test split is left for reporting.
+Result<std::vector<tasks::Problem>> DevProblems(const GrpoOptions& o) {
   std::vector<tasks::Problem> out;
   if (!o.data.empty()) return out;
   for (const std::string& t : o.tasks) {
-    GORAE_ASSIGN_OR_RETURN(auto ps, tasks::GenerateProblems(t, tasks::Split::kHeldout, o.eval_n, o.seed + 1000));
+    GORAE_ASSIGN_OR_RETURN(auto ps, tasks::GenerateProblems(t, tasks::Split::kDev, o.eval_n, o.seed + 1000));
     out.insert(out.end(), ps.begin(), ps.end());
   }
   return out;
@@ -332,7 +333,7 @@ Status RunGrpo(const GrpoOptions& cli) {
   const LossAggregation aggregation = *ParseLossAggregation(o.loss);
   const RewardScaling scaling = *ParseRewardScaling(o.scale_rewards);
   GORAE_ASSIGN_OR_RETURN(ProblemSource source, ProblemSource::Make(o));
-  GORAE_ASSIGN_OR_RETURN(std::vector<tasks::Problem> heldout, HeldoutProblems(o));
+  GORAE_ASSIGN_OR_RETURN(std::vector<tasks::Problem> dev, DevProblems(o));
 
   // Policy, optimizer, reference.
   const std::string policy_dir = cli.resume ? ck.dir : o.model;
@@ -373,13 +374,13 @@ Status RunGrpo(const GrpoOptions& cli) {
     });
   };
   auto evaluate = [&](nlohmann::ordered_json& m) -> Status {
-    if (heldout.empty()) return Status::Ok();
+    if (dev.empty()) return Status::Ok();
     GORAE_ASSIGN_OR_RETURN(auto inference, policy->InferenceModel());
     EvalOptions eo;
     eo.max_new_tokens = o.max_new_tokens;
-    GORAE_ASSIGN_OR_RETURN(EvalReport rep, EvaluateOnRanks(*inference, codec, heldout, eo));
-    m["heldout_accuracy"] = rep.accuracy;
-    for (const TaskScore& s : rep.per_task) m["heldout"][s.task] = s.pass1;
+    GORAE_ASSIGN_OR_RETURN(EvalReport rep, EvaluateOnRanks(*inference, codec, dev, eo));
+    m["dev_accuracy"] = rep.accuracy;
+    for (const TaskScore& s : rep.per_task) m["dev"][s.task] = s.pass1;
     return Status::Ok();
   };
 

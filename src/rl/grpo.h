@@ -16,7 +16,7 @@
 // differing rewards are kept; the update runs on those alone.
 //
 // Output in OUT: metrics.jsonl (one line per step: rewards, accuracy, length, KL, clip fraction,
-// entropy, speed, and held-out accuracy when evaluated), grpo.svg (reward and accuracy over steps),
+// entropy, speed, and dev-split accuracy when evaluated), grpo.svg (reward and accuracy over steps),
 // and OUT/checkpoint, an atomic model directory (loadable by every gorae command) with the
 // optimizer state, resumable with --resume.
 #pragma once
@@ -59,8 +59,8 @@ struct GrpoOptions {
   double accuracy_weight = 1.0, format_weight = 0.1;
   double step_weight = 0.0;          // penalty per wrong arithmetic statement in a response
   int64_t ref_reset_every = 0;       // 0: never
-  int64_t eval_every = 0;            // 0: no held-out evaluation during training
-  int64_t eval_n = 30;               // held-out problems per task
+  int64_t eval_every = 0;            // 0: no dev-split evaluation during training
+  int64_t eval_n = 30;               // dev-split problems per task
   int64_t save_every = 25;
   uint64_t seed = 1;
   int threads = 0;

@@ -5,7 +5,7 @@
 //   3. base       pretrain a small DeepSeekMoE model (MLA + MoE + MTP) on the corpus
 //   4. sft        fine-tune on cold-start R1-format conversations (<think> trace, <answer>)
 //   5. grpo       GRPO on the three tasks with accuracy + format rewards
-//   6. eval       held-out accuracy after every stage, a report card and plots
+//   6. eval       test-split accuracy after every stage, a report card and plots
 //
 // Each stage leaves a model directory: OUT/base, OUT/sft, OUT/grpo (links to the runs'
 // checkpoints under OUT/runs/, whose metrics.jsonl and plots sit beside them). With `zero`,

@@ -1,9 +1,13 @@
-// Problem generators for the built-in tasks, and the train / held-out split.
+// Problem generators for the built-in tasks, and the train / dev / test split.
 //
-// Split rule: a problem is held-out when Hash64(canonical form) % 10 == 0 (about 10%). The
-// canonical form is "task|prompt" for arithmetic and linear (the prompt determines the problem)
-// and "countdown|sorted numbers|target" for countdown. Generators draw candidates and keep
-// those of the requested split, so no seed can ever produce a held-out problem for training.
+// Split rule on h = Hash64(canonical form) % 10: dev when h == 0, test when h == 1, train
+// otherwise (about 10% / 10% / 80%). The canonical form is "task|prompt" for arithmetic and
+// linear (the prompt determines the problem) and "countdown|sorted numbers|target" for countdown.
+// Generators draw candidates and keep those of the requested split, so no seed can ever produce
+// a dev or test problem for training, or a test problem for dev.
+//
+// Dev is the former "heldout" split (h == 0), on which every setting in docs/r1.md was chosen;
+// test (h == 1) was carved out of the former train split, so nothing has ever been tuned on it.
 #include <algorithm>
 #include <string>
 #include <unordered_set>
@@ -18,7 +22,7 @@
 namespace gorae::tasks {
 namespace {
 
-constexpr uint64_t kHeldoutOneIn = 10;
+constexpr uint64_t kSplitBuckets = 10;  // h == 0: dev, h == 1: test, else train
 
 std::string CanonicalForm(const Problem& p) {
   if (p.task == "countdown") {
@@ -150,11 +154,23 @@ Problem MakeCountdown(SplitMix64& rng, Sampling) {
 
 Result<Split> ParseSplit(const std::string& name) {
   if (name == "train") return Split::kTrain;
-  if (name == "heldout") return Split::kHeldout;
-  return InvalidArgument("unknown split '{}' (expected train or heldout)", name);
+  if (name == "dev") return Split::kDev;
+  if (name == "test") return Split::kTest;
+  if (name == "heldout") {
+    return InvalidArgument("the split 'heldout' is now two: 'dev' (the same problems, for choosing settings) and "
+                           "'test' (for reporting)");
+  }
+  return InvalidArgument("unknown split '{}' (expected train, dev or test)", name);
 }
 
-const char* SplitName(Split s) { return s == Split::kTrain ? "train" : "heldout"; }
+const char* SplitName(Split s) {
+  switch (s) {
+    case Split::kTrain: return "train";
+    case Split::kDev: return "dev";
+    case Split::kTest: return "test";
+  }
+  return "?";
+}
 
 const std::vector<std::string>& BuiltinTasks() {
   static const std::vector<std::string> kTasks = {"arithmetic", "linear", "countdown"};
@@ -162,7 +178,8 @@ const std::vector<std::string>& BuiltinTasks() {
 }
 
 Split ProblemSplit(const Problem& p) {
-  return Hash64(CanonicalForm(p)) % kHeldoutOneIn == 0 ? Split::kHeldout : Split::kTrain;
+  const uint64_t h = Hash64(CanonicalForm(p)) % kSplitBuckets;
+  return h == 0 ? Split::kDev : h == 1 ? Split::kTest : Split::kTrain;
 }
 
 Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split split, int64_t n, uint64_t seed,
@@ -183,7 +200,7 @@ Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split spl
   std::vector<Problem> out;
   out.reserve(static_cast<size_t>(n));
   std::unordered_set<std::string> seen;
-  // Held-out draws succeed 1 time in 10 and duplicates grow as n nears the task's size, so
+  // Dev and test draws succeed 1 time in 10 and duplicates grow as n nears the task's size, so
   // allow generously many draws before concluding that n distinct problems do not exist.
   const int64_t max_draws = 100 * n + 10000;
   for (int64_t draws = 0; static_cast<int64_t>(out.size()) < n; ++draws) {

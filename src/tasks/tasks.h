@@ -1,4 +1,4 @@
-// Verifiable tasks for the R1 recipe: problem generators with disjoint train / held-out splits,
+// Verifiable tasks for the R1 recipe: problem generators with disjoint train / dev / test splits,
 // answer extraction and verification, problem JSONL files, and worked reasoning traces.
 //
 // A response is expected in the R1 format: reasoning inside <think>...</think>, then the final
@@ -33,8 +33,10 @@ struct Problem {
   nlohmann::json extra = nlohmann::json::object();  // other fields of a JSONL line, kept as read
 };
 
-enum class Split { kTrain, kHeldout };
-Result<Split> ParseSplit(const std::string& name);  // "train" | "heldout"
+// Three disjoint splits of every built-in task: train (to learn from), dev (to choose settings
+// on: the in-training evaluation of grpo, any tuning) and test (to report; nothing is tuned on it).
+enum class Split { kTrain, kDev, kTest };
+Result<Split> ParseSplit(const std::string& name);  // "train" | "dev" | "test"
 const char* SplitName(Split s);
 
 // The built-in task names, in report order: arithmetic, linear, countdown.
@@ -47,8 +49,8 @@ const std::vector<std::string>& BuiltinTasks();
 // repeats the steps a 1-digit sum teaches.
 enum class Sampling { kTask, kShortOperands };
 
-// n distinct problems of a built-in task from the given split, deterministic in seed. Train and
-// held-out problems never coincide, whatever the seeds (a problem's split is a hash of its
+// n distinct problems of a built-in task from the given split, deterministic in seed. Problems of
+// different splits never coincide, whatever the seeds (a problem's split is a hash of its
 // canonical form). Unknown task: InvalidArgument naming it.
 Result<std::vector<Problem>> GenerateProblems(const std::string& task, Split split, int64_t n, uint64_t seed,
                                               Sampling sampling = Sampling::kTask);
@@ -91,7 +93,7 @@ std::string R1Response(const Problem& p);
 // Plain-text pretraining documents (not chat format), one per problem:
 //   "Question: {prompt}\nReasoning:\n{WorkedSolution}\nAnswer: {AnswerText}\n"
 // over train-split problems of the three built-in tasks in equal shares (interleaved arithmetic,
-// linear, countdown), deterministic in seed. Never contains a held-out problem.
+// linear, countdown), deterministic in seed. Never contains a dev or test problem.
 std::vector<std::string> PretrainingCorpus(int64_t documents, uint64_t seed, Sampling sampling = Sampling::kTask);
 
 // Drill documents of the one-digit facts the worked solutions are built from, written exactly as
@@ -103,7 +105,7 @@ std::vector<std::string> FactDrills(int64_t documents, uint64_t seed);
 // ---- Lower-level pieces (used by the functions above; exposed for tests and tools) ----
 
 // The split of any problem: a hash of its canonical form (task and prompt; countdown: the sorted
-// numbers and the target), about 10% held-out.
+// numbers and the target), about 10% dev and 10% test.
 Split ProblemSplit(const Problem& p);
 
 // An exact rational number num/den with den > 0, in lowest terms.

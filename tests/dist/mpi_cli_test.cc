@@ -468,8 +468,8 @@ TEST(MpiGrpo, TwoAndThreeRanksEqualOneProcess) {
                             "wrong_statements", "task_accuracy"}) {
         EXPECT_EQ(one[i][k], many[i][k]) << k;
       }
-      if (one[i].contains("heldout_accuracy")) {
-        EXPECT_EQ(one[i]["heldout"], many[i]["heldout"]);
+      if (one[i].contains("dev_accuracy")) {
+        EXPECT_EQ(one[i]["dev"], many[i]["dev"]);
       }
       gorae::train::ExpectRel(one[i]["grad_norm"], many[i]["grad_norm"], 1e-5, "grad_norm");
       gorae::train::ExpectRel(one[i]["entropy"], many[i]["entropy"], 1e-6, "entropy");

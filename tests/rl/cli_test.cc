@@ -4,6 +4,8 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -173,6 +175,7 @@ TEST_F(RecipeCli, EvalReadsUserJsonlAndEndsWithJson) {
     right += x["correct"].get<bool>();
   }
   EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), right / 2.0);
+  EXPECT_DOUBLE_EQ(j["accuracy_se"].get<double>(), std::sqrt(right / 2.0 * (1 - right / 2.0) / 2));
   EXPECT_EQ(j["n"], 2);
   EXPECT_TRUE(j["per_task"].contains("gsm8k"));
   EXPECT_TRUE(j["per_task"]["arithmetic"].contains("pass@2"));
@@ -190,7 +193,7 @@ TEST_F(RecipeCli, EvalReadsUserJsonlAndEndsWithJson) {
 }
 
 TEST_F(RecipeCli, TasksWritesProblemsThatEvalAndSftRead) {
-  auto r = RunGorae("tasks --task linear --split heldout --n 5 --out " + *dir_ / "p.jsonl");
+  auto r = RunGorae("tasks --task linear --split dev --n 5 --out " + *dir_ / "p.jsonl");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto lines = JsonLines(*dir_ / "p.jsonl");
   ASSERT_EQ(lines.size(), 5u);

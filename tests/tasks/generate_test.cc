@@ -144,38 +144,47 @@ TEST(Generate, DistinctAndDeterministic) {
   }
 }
 
-TEST(Generate, TrainAndHeldoutNeverOverlap) {
+TEST(Generate, TrainDevAndTestNeverOverlap) {
   for (const std::string& task : BuiltinTasks()) {
-    std::set<std::string> train, heldout;
+    std::map<Split, std::set<std::string>> seen;
     for (uint64_t seed : {1, 2, 3}) {  // 3000 of each per seed
-      for (const Problem& p : Gen(task, Split::kTrain, 3000, seed)) {
-        EXPECT_EQ(ProblemSplit(p), Split::kTrain);
-        train.insert(p.prompt);
-      }
-      for (const Problem& p : Gen(task, Split::kHeldout, 3000, seed)) {
-        EXPECT_EQ(ProblemSplit(p), Split::kHeldout);
-        heldout.insert(p.prompt);
+      for (Split split : {Split::kTrain, Split::kDev, Split::kTest}) {
+        for (const Problem& p : Gen(task, split, 3000, seed)) {
+          EXPECT_EQ(ProblemSplit(p), split);
+          seen[split].insert(p.prompt);
+        }
       }
     }
-    for (const std::string& s : heldout) ASSERT_EQ(train.count(s), 0u) << task << ": " << s;
-    EXPECT_GT(heldout.size(), 3000u);
+    for (Split a : {Split::kTrain, Split::kDev, Split::kTest}) {
+      for (Split b : {Split::kTrain, Split::kDev, Split::kTest}) {
+        if (a == b) continue;
+        for (const std::string& s : seen[a]) {
+          ASSERT_EQ(seen[b].count(s), 0u) << task << ": " << s << " is in " << SplitName(a) << " and " << SplitName(b);
+        }
+      }
+    }
+    EXPECT_GT(seen[Split::kDev].size(), 3000u);
+    EXPECT_GT(seen[Split::kTest].size(), 3000u);
   }
 }
 
-TEST(Generate, HeldoutIsAboutTenPercent) {
+TEST(Generate, DevAndTestAreAboutTenPercentEach) {
   // The split hash over all 10000 sums of two numbers below 100.
-  int heldout = 0, total = 0;
+  std::map<Split, int> count;
+  int total = 0;
   for (int a = 0; a < 100; ++a) {
     for (int b = 0; b < 100; ++b) {
       Problem p;
       p.task = "arithmetic";
       p.prompt = "What is " + std::to_string(a) + " + " + std::to_string(b) + "?";
-      heldout += ProblemSplit(p) == Split::kHeldout;
+      ++count[ProblemSplit(p)];
       ++total;
     }
   }
-  EXPECT_GT(heldout, total * 8 / 100);
-  EXPECT_LT(heldout, total * 12 / 100);
+  for (Split s : {Split::kDev, Split::kTest}) {
+    EXPECT_GT(count[s], total * 8 / 100) << SplitName(s);
+    EXPECT_LT(count[s], total * 12 / 100) << SplitName(s);
+  }
 }
 
 TEST(Generate, CountdownSplitIgnoresNumberOrder) {
@@ -202,11 +211,17 @@ TEST(Generate, Errors) {
 
 TEST(Split, Names) {
   EXPECT_EQ(*ParseSplit("train"), Split::kTrain);
-  EXPECT_EQ(*ParseSplit("heldout"), Split::kHeldout);
-  EXPECT_STREQ(SplitName(Split::kHeldout), "heldout");
-  Result<Split> bad = ParseSplit("test");
+  EXPECT_EQ(*ParseSplit("dev"), Split::kDev);
+  EXPECT_EQ(*ParseSplit("test"), Split::kTest);
+  EXPECT_STREQ(SplitName(Split::kDev), "dev");
+  EXPECT_STREQ(SplitName(Split::kTest), "test");
+  Result<Split> bad = ParseSplit("validation");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("test"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("validation"), std::string::npos);
+  // The old name is refused with what replaced it.
+  Result<Split> old = ParseSplit("heldout");
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("'dev'"), std::string::npos) << old.status().message();
   EXPECT_EQ(BuiltinTasks(), (std::vector<std::string>{"arithmetic", "linear", "countdown"}));
 }
 

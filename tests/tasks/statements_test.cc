@@ -50,7 +50,7 @@ TEST(CheckStatements, TextThatIsNotAStatementIsIgnored) {
 // Every statement of every worked solution is true, so a right trace is never penalised.
 TEST(CheckStatements, WorkedSolutionsStateOnlyTruths) {
   for (const char* task : {"arithmetic", "linear", "countdown"}) {
-    for (Split split : {Split::kTrain, Split::kHeldout}) {
+    for (Split split : {Split::kTrain, Split::kDev, Split::kTest}) {
       auto problems = GenerateProblems(task, split, 300, 7);
       ASSERT_TRUE(problems.ok()) << problems.status().message();
       int total = 0;

@@ -334,7 +334,7 @@ Problem Make(const std::string& task, const std::string& prompt, const std::stri
 
 TEST(WorkedSolution, GeneratedProblemsAreCorrect) {
   for (const std::string& task : BuiltinTasks()) {
-    for (Split split : {Split::kTrain, Split::kHeldout}) {
+    for (Split split : {Split::kTrain, Split::kDev, Split::kTest}) {
       Result<std::vector<Problem>> ps = GenerateProblems(task, split, split == Split::kTrain ? 2000 : 300, 11);
       ASSERT_TRUE(ps.ok());
       size_t max_chars = 0;
