@@ -5,6 +5,8 @@
 // value or a non-ok Status. Internal invariants use GORAE_CHECK (check.h) instead.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -64,15 +66,25 @@ class Result {
   Result(Status status) : status_(std::move(status)) {}             // NOLINT: implicit by design
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() { return *value_; }
-  const T& operator*() const { return *value_; }
+  // Reading the value of an error is a programming error: it aborts naming the error (instead
+  // of dereferencing an empty optional, undefined behaviour).
+  T& value() & { return Checked(), *value_; }
+  const T& value() const& { return Checked(), *value_; }
+  T&& value() && { return Checked(), std::move(*value_); }
+  T* operator->() { return &Checked(), &*value_; }
+  const T* operator->() const { return &Checked(), &*value_; }
+  T& operator*() { return Checked(), *value_; }
+  const T& operator*() const { return Checked(), *value_; }
 
  private:
+  const Result& Checked() const {
+    if (!value_.has_value()) {
+      std::fprintf(stderr, "gorae: internal error: the value of a failed Result was read (%s)\n",
+                   status_.ToString().c_str());
+      std::abort();
+    }
+    return *this;
+  }
   std::optional<T> value_;
   Status status_;
 };

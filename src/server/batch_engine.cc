@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "core/check.h"
 #include "core/threads.h"
 #include "infer/generate.h"
@@ -218,7 +220,20 @@ void BatchEngine::Loop() {
       }
       active_count_ = static_cast<int>(active_.size());
     }
-    Step();
+    try {
+      Step();
+    } catch (const std::exception& e) {
+      // A failed step (std::bad_alloc for a KV cache that does not fit, say) ends the sequences
+      // it was running, each with an error naming the cause, and the server goes on serving the
+      // queue: an uncaught exception on this thread would terminate the whole process.
+      const Status failed(StatusCode::kInternal, fmt::format("the batch step failed: {}", e.what()));
+      for (auto& s : active_) {
+        Release(*s);
+        s->job->Fail(failed);
+        s->job->Notify();
+      }
+      active_.clear();
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       active_count_ = static_cast<int>(active_.size());
