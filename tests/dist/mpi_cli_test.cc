@@ -444,18 +444,21 @@ using gorae::testing::TempDir;
 // GRPO: ranks split each step's groups. Rollouts are seeded by their global position, so the
 // sampled completions, rewards and held-out scores are identical; the update's figures agree to
 // float-sum order. (The wrong-statement penalty gives the quick demo's weak model rewards that
-// differ within groups, so the gradient is signal rather than rounding noise.)
+// differ within groups, so the gradient is signal rather than rounding noise; the seed and the
+// 8 prompts are chosen so that every step has such groups, checked below: a step whose rewards
+// are all equal has a gradient of rounding noise, which no two summation orders agree on.)
 TEST(MpiGrpo, TwoAndThreeRanksEqualOneProcess) {
   std::string why;
   if (!gorae::train::MpiAvailable(&why)) GTEST_SKIP() << why;
   TempDir dir;
   ASSERT_EQ(RunGorae("demo --quick --no-progress --threads 1 --out " + dir / "demo").exit_code, 0);
   const std::string grpo = "grpo --model " + dir / "demo/sft" +
-                           " --task arithmetic,countdown --steps 3 --prompts 5 --group 4 --max-new-tokens 96 --mu 2"
+                           " --task arithmetic,countdown --steps 3 --prompts 8 --group 4 --max-new-tokens 96 --mu 2 --seed 4"
                            " --step-weight 1 --temperature 1.0 --eval-every 3 --eval-n 5 --threads 1 --no-progress --out ";
   ASSERT_EQ(RunGorae(grpo + dir / "one").exit_code, 0);
   const auto one = gorae::train::Metrics(dir / "one");
   ASSERT_EQ(one.size(), 3u);
+  for (const auto& m : one) ASSERT_GT(m["reward_std"].get<double>(), 0.0) << "a step without signal: " << m.dump();
   for (int np : {2, 3}) {
     const std::string out = dir / ("n" + std::to_string(np));
     const auto r = gorae::train::RunMpi(np, grpo + out);
