@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_field.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
 
@@ -57,10 +58,13 @@ Result<BpeModel> BpeModel::FromJson(const nlohmann::json& j, const std::string& 
   m.uid_ = next_model_uid.fetch_add(1);
   m.byte_level_ = byte_level;
   if (!j.is_object()) return InvalidArgument("{}: expected an object", where);
-  std::string type = j.value("type", std::string("BPE"));
+  std::string type = "BPE";
+  GORAE_RETURN_IF_ERROR(ReadOptionalField(j, "type", where, &type));
   if (type != "BPE")
     return Unsupported("{}.type: model '{}' is not supported (only BPE)", where, type);
-  if (j.contains("dropout") && !j["dropout"].is_null() && j["dropout"].get<double>() != 0.0)
+  double dropout = 0.0;
+  GORAE_RETURN_IF_ERROR(ReadOptionalField(j, "dropout", where, &dropout));
+  if (dropout != 0.0)
     return Unsupported("{}.dropout: BPE dropout is not supported for inference", where);
   if (!j.contains("vocab") || !j["vocab"].is_object())
     return InvalidArgument("{}.vocab: expected an object of token -> id", where);
@@ -110,8 +114,8 @@ Result<BpeModel> BpeModel::FromJson(const nlohmann::json& j, const std::string& 
     ++rank;
   }
 
-  m.ignore_merges_ = j.value("ignore_merges", false);
-  m.fuse_unk_ = j.value("fuse_unk", false);
+  GORAE_RETURN_IF_ERROR(ReadOptionalField(j, "ignore_merges", where, &m.ignore_merges_));
+  GORAE_RETURN_IF_ERROR(ReadOptionalField(j, "fuse_unk", where, &m.fuse_unk_));
   if (j.contains("unk_token") && j["unk_token"].is_string()) {
     auto it = m.token_to_id_.find(j["unk_token"].get<std::string>());
     if (it == m.token_to_id_.end())

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_field.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -58,11 +59,12 @@ Status ParseAddedTokens(const json& j, const std::string& where, std::vector<Add
     if (id < 0 || id > 100'000'000) return InvalidArgument("{}.id: {} is out of range", w, id);
     a.id = static_cast<int32_t>(id);
     a.content = t["content"].get<std::string>();
-    a.special = t.value("special", false);
-    a.lstrip = t.value("lstrip", false);
-    a.rstrip = t.value("rstrip", false);
-    a.single_word = t.value("single_word", false);
-    a.normalized = t.value("normalized", !a.special);
+    GORAE_RETURN_IF_ERROR(ReadOptionalField(t, "special", w, &a.special));
+    GORAE_RETURN_IF_ERROR(ReadOptionalField(t, "lstrip", w, &a.lstrip));
+    GORAE_RETURN_IF_ERROR(ReadOptionalField(t, "rstrip", w, &a.rstrip));
+    GORAE_RETURN_IF_ERROR(ReadOptionalField(t, "single_word", w, &a.single_word));
+    a.normalized = !a.special;
+    GORAE_RETURN_IF_ERROR(ReadOptionalField(t, "normalized", w, &a.normalized));
     out->push_back(std::move(a));
   }
   return Status::Ok();
@@ -195,7 +197,13 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::FromJson(std::string_view to
                                                              std::string_view config_json,
                                                              const std::string& name) {
   std::shared_ptr<Tokenizer> tok(new Tokenizer());
-  GORAE_RETURN_IF_ERROR(tok->Init(tokenizer_json, config_json, name));
+  try {
+    GORAE_RETURN_IF_ERROR(tok->Init(tokenizer_json, config_json, name));
+  } catch (const nlohmann::json::exception& e) {
+    // A field read without its own type check (ReadOptionalField) had the wrong JSON type: name
+    // the file at least, never let the exception end the program.
+    return InvalidArgument("{} (or its tokenizer_config.json): a field has the wrong JSON type: {}", name, e.what());
+  }
   return std::shared_ptr<const Tokenizer>(std::move(tok));
 }
 

@@ -1,6 +1,8 @@
 // Unit tests: UTF-8 helpers, NFC, malformed tokenizer.json, invalid input, streaming.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "test_util.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
@@ -75,6 +77,29 @@ TEST(Load, MalformedTokenizerJsonGivesClearErrors) {
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ((*ok)->Encode("ab").value(), (std::vector<int32_t>{2}));
   EXPECT_EQ((*ok)->Encode("a<s>b").value(), (std::vector<int32_t>{0, 3, 1}));
+}
+
+// A field of the wrong JSON type is an error naming the file and the field, not nlohmann's raw
+// "[json.exception.type_error.302] type must be boolean, but is string".
+TEST(Load, WrongJsonTypesNameTheField) {
+  const std::string good = MinimalTokenizerJson(R"({"type":"ByteLevel"})");
+  auto error = [](std::string json, const std::string& from, const std::string& to) {
+    const size_t at = json.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    json.replace(at, from.size(), to);
+    auto r = Tokenizer::FromJson(json, "", "t.json");
+    EXPECT_FALSE(r.ok()) << json;
+    return r.ok() ? std::string() : r.status().ToString();
+  };
+  for (const auto& [from, to, field] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {R"("special":true)", R"("special":"yes")", "t.json: added_tokens[0].special: expected a boolean, got string"},
+           {R"("type":"BPE")", R"("type":3)", "t.json: model.type: expected a string, got number"},
+           {R"("type":"BPE")", R"("type":"BPE","dropout":"none")", "t.json: model.dropout: expected a number, got string"},
+           {R"("type":"BPE")", R"("type":"BPE","fuse_unk":1)", "t.json: model.fuse_unk: expected a boolean, got number"}}) {
+    const std::string e = error(good, from, to);
+    EXPECT_NE(e.find(field), std::string::npos) << e;
+    EXPECT_EQ(e.find("json.exception"), std::string::npos) << e;
+  }
 }
 
 TEST(Load, MissingDirectory) {
