@@ -5,7 +5,7 @@
 #   tools/build_llama_cpp.sh [--src DIR] [--build DIR] [--jobs N] [--no-python]
 #
 # 1. pip download --no-deps --no-binary :all: llama-cpp-python   (the sdist: bindings + llama.cpp)
-# 2. cmake Release, CPU only, GGML_NATIVE=ON, shared libs, no curl; builds llama-bench, llama-completion,
+# 2. cmake Release, CPU only, GGML_NATIVE=ON, shared libs, no curl; builds llama-bench, llama-completion, llama-server,
 #    llama-simple, llama-tokenize and libllama.so into --build (default /work/llama.cpp-build).
 # 3. pip install of the same sdist with LLAMA_BUILD=OFF (nothing compiled twice): the Python
 #    bindings load the libllama.so built in step 2 through LLAMA_CPP_LIB_PATH=BUILD/bin.
@@ -52,10 +52,10 @@ nice -n 10 cmake -S "$LLAMA" -B "$BUILD" -G Ninja \
   -DGGML_NATIVE=ON \
   -DGGML_CUDA=OFF -DGGML_VULKAN=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=OFF
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON
 
 # Only the targets the comparison needs (the full tree has ~80 programs).
-want=(llama llama-bench llama-completion llama-simple llama-tokenize)
+want=(llama llama-bench llama-completion llama-simple llama-tokenize llama-server)
 have=$(ninja -C "$BUILD" -t targets all | sed 's/:.*//')
 targets=()
 for t in "${want[@]}"; do

@@ -68,22 +68,21 @@ class Result {
   const Status& status() const { return status_; }
   // Reading the value of an error is a programming error: it aborts naming the error (instead
   // of dereferencing an empty optional, undefined behaviour).
-  T& value() & { return Checked(), *value_; }
-  const T& value() const& { return Checked(), *value_; }
-  T&& value() && { return Checked(), std::move(*value_); }
-  T* operator->() { return &Checked(), &*value_; }
-  const T* operator->() const { return &Checked(), &*value_; }
-  T& operator*() { return Checked(), *value_; }
-  const T& operator*() const { return Checked(), *value_; }
+  T& value() & { Checked(); return *value_; }
+  const T& value() const& { Checked(); return *value_; }
+  T&& value() && { Checked(); return std::move(*value_); }
+  T* operator->() { Checked(); return &*value_; }
+  const T* operator->() const { Checked(); return &*value_; }
+  T& operator*() { Checked(); return *value_; }
+  const T& operator*() const { Checked(); return *value_; }
 
  private:
-  const Result& Checked() const {
+  void Checked() const {
     if (!value_.has_value()) {
       std::fprintf(stderr, "gorae: internal error: the value of a failed Result was read (%s)\n",
                    status_.ToString().c_str());
       std::abort();
     }
-    return *this;
   }
   std::optional<T> value_;
   Status status_;

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_field.h"
 #include "core/threads.h"
 #include "dist/comm.h"
 #include "rl/chat_io.h"
@@ -44,44 +45,42 @@ nlohmann::json GrpoOptions::ToJson() const {
           {"eval_every", eval_every}, {"eval_n", eval_n}, {"save_every", save_every}, {"seed", seed}};
 }
 
-Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j) {
+Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j, std::string_view where) {
   GrpoOptions o;
-  try {
-    o.model = j.at("model");
-    o.tasks = j.at("tasks").get<std::vector<std::string>>();
-    o.data = j.at("data");
-    o.steps = j.at("steps");
-    o.prompts = j.at("prompts");
-    o.group = j.at("group");
-    o.max_new_tokens = j.at("max_new_tokens");
-    o.temperature = j.at("temperature");
-    o.top_p = j.at("top_p");
-    o.lr = j.at("lr");
-    o.warmup = j.at("warmup");
-    o.adamw.beta1 = j.at("beta1");
-    o.adamw.beta2 = j.at("beta2");
-    o.adamw.eps = j.at("adam_eps");
-    o.adamw.weight_decay = j.at("weight_decay");
-    o.clip = j.at("clip");
-    o.eps_low = j.at("eps_low");
-    o.eps_high = j.at("eps_high");
-    o.beta = j.at("beta");
-    o.loss = j.at("loss");
-    o.scale_rewards = j.at("scale_rewards");
-    o.mu = j.at("mu");
-    o.micro_batch = j.at("micro_batch");
-    o.dynamic_sampling = j.value("dynamic_sampling", int64_t{0});  // absent in checkpoints before it
-    o.accuracy_weight = j.at("accuracy_weight");
-    o.format_weight = j.at("format_weight");
-    o.step_weight = j.value("step_weight", 0.0);  // absent in checkpoints before it
-    o.ref_reset_every = j.at("ref_reset_every");
-    o.eval_every = j.at("eval_every");
-    o.eval_n = j.at("eval_n");
-    o.save_every = j.at("save_every");
-    o.seed = j.at("seed");
-  } catch (const nlohmann::json::exception& e) {
-    return Corruption("trainer_state.json options: {}", e.what());
-  }
+  JsonFields f(j, std::string(where));
+  f.Required("model", &o.model)
+      .Required("tasks", &o.tasks)
+      .Required("data", &o.data)
+      .Required("steps", &o.steps)
+      .Required("prompts", &o.prompts)
+      .Required("group", &o.group)
+      .Required("max_new_tokens", &o.max_new_tokens)
+      .Required("temperature", &o.temperature)
+      .Required("top_p", &o.top_p)
+      .Required("lr", &o.lr)
+      .Required("warmup", &o.warmup)
+      .Required("beta1", &o.adamw.beta1)
+      .Required("beta2", &o.adamw.beta2)
+      .Required("adam_eps", &o.adamw.eps)
+      .Required("weight_decay", &o.adamw.weight_decay)
+      .Required("clip", &o.clip)
+      .Required("eps_low", &o.eps_low)
+      .Required("eps_high", &o.eps_high)
+      .Required("beta", &o.beta)
+      .Required("loss", &o.loss)
+      .Required("scale_rewards", &o.scale_rewards)
+      .Required("mu", &o.mu)
+      .Required("micro_batch", &o.micro_batch)
+      .Optional("dynamic_sampling", &o.dynamic_sampling)  // absent in checkpoints before it
+      .Required("accuracy_weight", &o.accuracy_weight)
+      .Required("format_weight", &o.format_weight)
+      .Optional("step_weight", &o.step_weight)  // absent in checkpoints before it
+      .Required("ref_reset_every", &o.ref_reset_every)
+      .Required("eval_every", &o.eval_every)
+      .Required("eval_n", &o.eval_n)
+      .Required("save_every", &o.save_every)
+      .Required("seed", &o.seed);
+  if (!f.status().ok()) return Corruption("{}", f.status().message());
   return o;
 }
 
@@ -312,7 +311,7 @@ Status RunGrpo(const GrpoOptions& cli) {
   train::LoadedCheckpoint ck;
   if (cli.resume) {
     GORAE_ASSIGN_OR_RETURN(ck, train::LoadCheckpointMeta(ckpt_dir));
-    GORAE_ASSIGN_OR_RETURN(o, GrpoOptions::FromJson(ck.trainer_state["options"]));
+    GORAE_ASSIGN_OR_RETURN(o, GrpoOptions::FromJson(ck.trainer_state["options"], ck.dir + "/trainer_state.json: options"));
     o.out = cli.out;
     o.steps = std::max(cli.steps, o.steps);
     o.threads = cli.threads;
@@ -348,7 +347,7 @@ Status RunGrpo(const GrpoOptions& cli) {
   int64_t step = 0;
   if (cli.resume) {
     GORAE_RETURN_IF_ERROR(train::LoadCheckpointWeights(ck, *policy, full_opt));
-    step = ck.trainer_state["step"].get<int64_t>();
+    step = ck.step;
     GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return train::TrimMetrics(metrics_path, step); }));
     fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
   }

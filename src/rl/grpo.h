@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,7 +71,8 @@ struct GrpoOptions {
   int64_t stop_after = 0;            // > 0: stop (with a checkpoint) after this many steps this run
 
   nlohmann::json ToJson() const;
-  static Result<GrpoOptions> FromJson(const nlohmann::json& j);
+  // `where` names the object in errors ("DIR/trainer_state.json: options").
+  static Result<GrpoOptions> FromJson(const nlohmann::json& j, std::string_view where);
 };
 
 Status RunGrpo(const GrpoOptions& options);

@@ -1,5 +1,6 @@
 #include "train/checkpoint.h"
 
+#include "core/json_field.h"
 #include "core/atomic_file.h"
 
 #include <filesystem>
@@ -85,8 +86,17 @@ Result<LoadedCheckpoint> LoadCheckpointMeta(const std::string& dir) {
   if (ck.trainer_state.is_discarded() || !ck.trainer_state.is_object()) {
     return Corruption("{}/trainer_state.json: not a valid JSON object", ck.dir);
   }
-  for (const char* key : {"step", "rng_state", "adamw_step", "options"}) {
-    if (!ck.trainer_state.contains(key)) return Corruption("{}/trainer_state.json: missing field '{}'", ck.dir, key);
+  JsonFields f(ck.trainer_state, ck.dir + "/trainer_state.json");
+  f.Required("step", &ck.step)
+      .Required("rng_state", &ck.rng_state)
+      .Required("adamw_step", &ck.adamw_step)
+      .Optional("tokens_seen", &ck.tokens_seen)
+      .Optional("epoch", &ck.epoch)
+      .Optional("cursor", &ck.cursor)
+      .Optional("data_fingerprint", &ck.data_fingerprint);
+  if (!f.status().ok()) return Corruption("{}", f.status().message());
+  if (!ck.trainer_state.contains("options") || !ck.trainer_state["options"].is_object()) {
+    return Corruption("{}/trainer_state.json: missing field 'options' (an object)", ck.dir);
   }
   GORAE_ASSIGN_OR_RETURN(std::string config_text, ReadTextFile(ck.dir + "/config.json"));
   GORAE_ASSIGN_OR_RETURN(ck.config, ParseModelConfig(config_text, ck.dir + "/config.json"));
@@ -115,7 +125,7 @@ Status LoadCheckpointWeights(const LoadedCheckpoint& ck, TrainModel& model, Adam
       std::memcpy(dst.data(), it->second.data, dst.size() * sizeof(float));
     }
   }
-  opt.step = ck.trainer_state["adamw_step"].get<int64_t>();
+  opt.step = ck.adamw_step;
   return Status::Ok();
 }
 

@@ -33,7 +33,15 @@ struct LoadedCheckpoint {
   std::string dir;  // the directory actually read (DIR or DIR.old)
   ModelConfig config;
   int64_t mtp_depth = 0;
-  nlohmann::json trainer_state;
+  nlohmann::json trainer_state;  // the whole file; "options" is read by each trainer's FromJson
+  // Its common fields, type-checked at load: step, data RNG state and AdamW step are required;
+  // the rest are absent from checkpoints written before them (and from some trainers).
+  int64_t step = 0;
+  uint64_t rng_state = 0;
+  int64_t adamw_step = 0;
+  int64_t tokens_seen = 0;
+  int64_t epoch = 0, cursor = 0;   // sft's position in its shuffled data
+  std::string data_fingerprint;    // sft's digest of the rendered conversations
 };
 
 // Reads config.json and trainer_state.json; then LoadCheckpointWeights fills a model created

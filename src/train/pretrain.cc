@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_field.h"
 #include "core/threads.h"
 #include "train/checkpoint.h"
 #include "train/loop_common.h"
@@ -33,42 +34,40 @@ nlohmann::json PretrainOptions::ToJson() const {
           {"val_fraction", val_fraction}};
 }
 
-Result<PretrainOptions> PretrainOptions::FromJson(const nlohmann::json& j) {
+Result<PretrainOptions> PretrainOptions::FromJson(const nlohmann::json& j, std::string_view where) {
   PretrainOptions o;
-  try {
-    o.config = j.at("config");
-    o.layers = j.at("layers");
-    o.moe_nodes = j.value("moe_nodes", int64_t{0});  // absent from checkpoints written before these keys
-    o.moe_node_limit = j.value("moe_node_limit", int64_t{0});
-    o.tokenizer_dir = j.at("tokenizer_dir");
-    o.data = j.at("data").get<std::vector<std::string>>();
-    o.synthetic = j.at("synthetic");
-    o.steps = j.at("steps");
-    o.seed = j.at("seed");
-    o.batch = j.at("batch");
-    o.seq = j.at("seq");
-    o.accum = j.at("accum");
-    o.lr = j.at("lr");
-    o.min_lr_ratio = j.at("min_lr_ratio");
-    o.warmup = j.at("warmup");
-    o.schedule = j.at("schedule");
-    o.wsd_decay_fraction = j.at("wsd_decay_fraction");
-    o.adamw.beta1 = j.at("beta1");
-    o.adamw.beta2 = j.at("beta2");
-    o.adamw.eps = j.at("adam_eps");
-    o.adamw.weight_decay = j.at("weight_decay");
-    o.clip = j.at("clip");
-    o.mtp_depth = j.at("mtp_depth");
-    o.mtp_lambda = j.at("mtp_lambda");
-    o.bias_gamma = j.at("bias_gamma");
-    o.balance_alpha = j.at("balance_alpha");
-    o.eval_every = j.at("eval_every");
-    o.eval_batches = j.at("eval_batches");
-    o.save_every = j.at("save_every");
-    o.val_fraction = j.at("val_fraction");
-  } catch (const nlohmann::json::exception& e) {
-    return Corruption("trainer_state.json options: {}", e.what());
-  }
+  JsonFields f(j, std::string(where));
+  f.Required("config", &o.config)
+      .Required("layers", &o.layers)
+      .Optional("moe_nodes", &o.moe_nodes)  // absent from checkpoints written before these keys
+      .Optional("moe_node_limit", &o.moe_node_limit)
+      .Required("tokenizer_dir", &o.tokenizer_dir)
+      .Required("data", &o.data)
+      .Required("synthetic", &o.synthetic)
+      .Required("steps", &o.steps)
+      .Required("seed", &o.seed)
+      .Required("batch", &o.batch)
+      .Required("seq", &o.seq)
+      .Required("accum", &o.accum)
+      .Required("lr", &o.lr)
+      .Required("min_lr_ratio", &o.min_lr_ratio)
+      .Required("warmup", &o.warmup)
+      .Required("schedule", &o.schedule)
+      .Required("wsd_decay_fraction", &o.wsd_decay_fraction)
+      .Required("beta1", &o.adamw.beta1)
+      .Required("beta2", &o.adamw.beta2)
+      .Required("adam_eps", &o.adamw.eps)
+      .Required("weight_decay", &o.adamw.weight_decay)
+      .Required("clip", &o.clip)
+      .Required("mtp_depth", &o.mtp_depth)
+      .Required("mtp_lambda", &o.mtp_lambda)
+      .Required("bias_gamma", &o.bias_gamma)
+      .Required("balance_alpha", &o.balance_alpha)
+      .Required("eval_every", &o.eval_every)
+      .Required("eval_batches", &o.eval_batches)
+      .Required("save_every", &o.save_every)
+      .Required("val_fraction", &o.val_fraction);
+  if (!f.status().ok()) return Corruption("{}", f.status().message());
   return o;
 }
 
@@ -104,7 +103,7 @@ Status RunPretrain(const PretrainOptions& cli) {
   LoadedCheckpoint ck;
   if (cli.resume) {
     GORAE_ASSIGN_OR_RETURN(ck, LoadCheckpointMeta(ckpt_dir));
-    GORAE_ASSIGN_OR_RETURN(o, PretrainOptions::FromJson(ck.trainer_state["options"]));
+    GORAE_ASSIGN_OR_RETURN(o, PretrainOptions::FromJson(ck.trainer_state["options"], ck.dir + "/trainer_state.json: options"));
     o.out = cli.out;
     o.steps = std::max(cli.steps, o.steps);  // a resumed run may be extended, never cut below
     o.threads = cli.threads;
@@ -195,9 +194,9 @@ Status RunPretrain(const PretrainOptions& cli) {
   int64_t tokens_seen = 0;
   if (cli.resume) {
     GORAE_RETURN_IF_ERROR(LoadCheckpointWeights(ck, *model, full_opt));
-    step = ck.trainer_state["step"].get<int64_t>();
-    rng.state = ck.trainer_state["rng_state"].get<uint64_t>();
-    tokens_seen = ck.trainer_state.value("tokens_seen", int64_t{0});
+    step = ck.step;
+    rng.state = ck.rng_state;
+    tokens_seen = ck.tokens_seen;
     GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return TrimMetrics(metrics_path, step); }));
     fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
   } else {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -64,7 +65,8 @@ struct PretrainOptions {
   int64_t stop_after = 0;       // > 0: stop (with a checkpoint) after this many steps this run
 
   nlohmann::json ToJson() const;
-  static Result<PretrainOptions> FromJson(const nlohmann::json& j);
+  // `where` names the object in errors ("DIR/trainer_state.json: options").
+  static Result<PretrainOptions> FromJson(const nlohmann::json& j, std::string_view where);
 };
 
 Status RunPretrain(const PretrainOptions& options);

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_field.h"
 #include "core/threads.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
@@ -162,36 +163,34 @@ nlohmann::json SftOptions::ToJson() const {
           {"eval_every", eval_every}, {"save_every", save_every}};
 }
 
-Result<SftOptions> SftOptions::FromJson(const nlohmann::json& j) {
+Result<SftOptions> SftOptions::FromJson(const nlohmann::json& j, std::string_view where) {
   SftOptions o;
-  try {
-    o.model = j.at("model");
-    o.data = j.at("data").get<std::vector<std::string>>();
-    o.epochs = j.at("epochs");
-    o.steps = j.at("steps");
-    o.seed = j.at("seed");
-    o.batch = j.at("batch");
-    o.accum = j.at("accum");
-    o.seq = j.at("seq");
-    o.lr = j.at("lr");
-    o.min_lr_ratio = j.at("min_lr_ratio");
-    o.warmup = j.at("warmup");
-    o.schedule = j.at("schedule");
-    o.wsd_decay_fraction = j.at("wsd_decay_fraction");
-    o.adamw.beta1 = j.at("beta1");
-    o.adamw.beta2 = j.at("beta2");
-    o.adamw.eps = j.at("adam_eps");
-    o.adamw.weight_decay = j.at("weight_decay");
-    o.clip = j.at("clip");
-    o.mtp_lambda = j.at("mtp_lambda");
-    o.bias_gamma = j.at("bias_gamma");
-    o.balance_alpha = j.at("balance_alpha");
-    o.val_fraction = j.at("val_fraction");
-    o.eval_every = j.at("eval_every");
-    o.save_every = j.at("save_every");
-  } catch (const nlohmann::json::exception& e) {
-    return Corruption("trainer_state.json options: {}", e.what());
-  }
+  JsonFields f(j, std::string(where));
+  f.Required("model", &o.model)
+      .Required("data", &o.data)
+      .Required("epochs", &o.epochs)
+      .Required("steps", &o.steps)
+      .Required("seed", &o.seed)
+      .Required("batch", &o.batch)
+      .Required("accum", &o.accum)
+      .Required("seq", &o.seq)
+      .Required("lr", &o.lr)
+      .Required("min_lr_ratio", &o.min_lr_ratio)
+      .Required("warmup", &o.warmup)
+      .Required("schedule", &o.schedule)
+      .Required("wsd_decay_fraction", &o.wsd_decay_fraction)
+      .Required("beta1", &o.adamw.beta1)
+      .Required("beta2", &o.adamw.beta2)
+      .Required("adam_eps", &o.adamw.eps)
+      .Required("weight_decay", &o.adamw.weight_decay)
+      .Required("clip", &o.clip)
+      .Required("mtp_lambda", &o.mtp_lambda)
+      .Required("bias_gamma", &o.bias_gamma)
+      .Required("balance_alpha", &o.balance_alpha)
+      .Required("val_fraction", &o.val_fraction)
+      .Required("eval_every", &o.eval_every)
+      .Required("save_every", &o.save_every);
+  if (!f.status().ok()) return Corruption("{}", f.status().message());
   return o;
 }
 
@@ -379,7 +378,7 @@ Status RunSft(const SftOptions& cli) {
   LoadedCheckpoint ck;
   if (cli.resume) {
     GORAE_ASSIGN_OR_RETURN(ck, LoadCheckpointMeta(ckpt_dir));
-    GORAE_ASSIGN_OR_RETURN(o, SftOptions::FromJson(ck.trainer_state["options"]));
+    GORAE_ASSIGN_OR_RETURN(o, SftOptions::FromJson(ck.trainer_state["options"], ck.dir + "/trainer_state.json: options"));
     o.out = cli.out;
     o.conversations = cli.conversations;
     o.steps = std::max(cli.steps, o.steps);  // a resumed run may be extended, never cut below
@@ -474,17 +473,16 @@ Status RunSft(const SftOptions& cli) {
   int64_t epoch = 0, cursor = 0;
   if (cli.resume) {
     GORAE_RETURN_IF_ERROR(LoadCheckpointWeights(ck, *model, full_opt));
-    const nlohmann::json& st = ck.trainer_state;
-    if (st.value("data_fingerprint", std::string()) != fingerprint) {
+    if (ck.data_fingerprint != fingerprint) {
       return InvalidArgument("the conversations render to other tokens than those the checkpoint in '{}' was trained "
                              "on (fingerprint {} vs {}): resume with the same data and tokenizer",
-                             ck.dir, fingerprint, st.value("data_fingerprint", std::string("?")));
+                             ck.dir, fingerprint, ck.data_fingerprint.empty() ? "?" : ck.data_fingerprint);
     }
-    step = st["step"].get<int64_t>();
-    epoch_state = st["rng_state"].get<uint64_t>();
-    epoch = st.value("epoch", int64_t{0});
-    cursor = st.value("cursor", int64_t{0});
-    tokens_seen = st.value("tokens_seen", int64_t{0});
+    step = ck.step;
+    epoch_state = ck.rng_state;
+    epoch = ck.epoch;
+    cursor = ck.cursor;
+    tokens_seen = ck.tokens_seen;
     GORAE_RETURN_IF_ERROR(dist::RunOnRoot([&] { return TrimMetrics(metrics_path, step); }));
     fmt::print(stderr, "resumed from {} at step {}\n", ck.dir, step);
   } else if (dist::IsRoot()) {

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -97,7 +98,8 @@ struct SftOptions {
   // What trainer_state.json keeps (everything but the in-memory conversations and the
   // per-run knobs threads, progress, stop_after).
   nlohmann::json ToJson() const;
-  static Result<SftOptions> FromJson(const nlohmann::json& j);
+  // `where` names the object in errors ("DIR/trainer_state.json: options").
+  static Result<SftOptions> FromJson(const nlohmann::json& j, std::string_view where);
 };
 
 Status RunSft(const SftOptions& options);

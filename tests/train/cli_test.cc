@@ -182,6 +182,27 @@ TEST_F(PretrainCli, BadInputGivesClearErrors) {
   EXPECT_EQ(gorae::testing::ReadFile(st), bytes);
   // Starting fresh over an existing run is refused rather than overwriting it.
   expect_error(Base(out) + " --steps 3", "--resume");
+
+  // trainer_state.json with a field of the wrong type: the error names the file and the field.
+  const std::string run2 = t / "run2";
+  ASSERT_EQ(RunGorae(Base(run2) + " --steps 3").exit_code, 0);
+  const std::string state_path = run2 + "/checkpoint/trainer_state.json";
+  const nlohmann::json state = nlohmann::json::parse(gorae::testing::ReadFile(state_path));
+  auto resume_with = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& needle) {
+    nlohmann::json j = state;
+    edit(j);
+    gorae::testing::WriteFile(state_path, j.dump());
+    expect_error("pretrain --resume --out " + run2 + " --tokenizer " + tok() + " --steps 6 --no-progress", needle);
+  };
+  resume_with([](auto& j) { j["step"] = "3"; }, "trainer_state.json: step: expected an integer, got string");
+  resume_with([](auto& j) { j["rng_state"] = -1; }, "trainer_state.json: rng_state: -1 is out of range");
+  resume_with([](auto& j) { j["options"]["lr"] = "fast"; }, "trainer_state.json: options.lr: expected a number, got string");
+  resume_with([](auto& j) { j["options"]["data"] = {1, 2}; }, "options.data: expected an array of strings, got array");
+  resume_with([](auto& j) { j["options"].erase("seq"); }, "trainer_state.json: options: missing field 'seq'");
+  resume_with([](auto& j) { j["options"] = 7; }, "missing field 'options'");
+  gorae::testing::WriteFile(state_path, state.dump());
+  EXPECT_EQ(RunGorae("pretrain --resume --out " + run2 + " --tokenizer " + tok() + " --steps 4 --no-progress --threads 1")
+                .exit_code, 0);
 }
 
 }  // namespace
