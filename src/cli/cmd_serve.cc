@@ -108,7 +108,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   s.model_name.clear();
   cmd->add_option("--host", s.host, "address to listen on (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", s.port, "TCP port (default 8080; 0: any free port)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--api-key", s.api_key, "require 'Authorization: Bearer KEY' on /v1/ routes");
+  cmd->add_option("--api-key", s.api_key, "require 'Authorization: Bearer KEY' on /v1/ routes (GET /v1/models stays open)");
+  cmd->add_option("--cors-origin", s.cors_origins,
+                  "let browser pages from this origin call the API (repeat for more; '*': any origin)");
   cmd->add_option("--parallel", s.engine.parallel, "sequences decoded together (default 8)")->check(CLI::Range(1, 256));
   cmd->add_option("--ctx", o->ctx, "tokens per sequence, prompt + answer (default min(4096, model's))")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 24));

@@ -25,6 +25,8 @@ class KVCache {
 
   MlaMode mode() const { return mode_; }
   int64_t size() const { return size_; }  // tokens cached so far
+  int64_t capacity() const { return capacity_; }  // tokens the allocated rows hold
+  int64_t bytes() const { return capacity_ * row_ * static_cast<int64_t>(layers_.size() * sizeof(float)); }
   void Clear() { size_ = 0; }
   // Forgets every token from position n on (keeps the first n), e.g. to reuse the cached prefix
   // of a conversation whose later turns changed.

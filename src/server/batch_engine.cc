@@ -193,6 +193,16 @@ void BatchEngine::Release(Sequence& s) {
   s.slot = -1;
 }
 
+void BatchEngine::RecordCacheUse() {
+  stats_.kv_tokens = 0;
+  for (const auto& s : active_) stats_.kv_tokens += caches_[s->slot].size();
+  stats_.kv_capacity_tokens = stats_.kv_bytes = 0;
+  for (const KVCache& c : caches_) {
+    stats_.kv_capacity_tokens += c.capacity();
+    stats_.kv_bytes += c.bytes();
+  }
+}
+
 void BatchEngine::Loop() {
   // OpenMP's thread count is per thread: without this the engine thread would use every core
   // whatever --threads said on the main thread.
@@ -237,6 +247,7 @@ void BatchEngine::Loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       active_count_ = static_cast<int>(active_.size());
+      RecordCacheUse();
     }
     idle_cv_.notify_all();
   }
@@ -306,6 +317,7 @@ void BatchEngine::Step() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.steps;
+    stats_.stepped_sequences += steps.size();
     stats_.peak_batch = std::max(stats_.peak_batch, static_cast<int>(steps.size()));
   }
   if (!status.ok()) {
@@ -347,6 +359,7 @@ void BatchEngine::Step() {
     // submits right after its job finished must not be refused for a slot already released.
     std::lock_guard<std::mutex> lock(mu_);
     active_count_ = static_cast<int>(active_.size());
+    RecordCacheUse();
   }
 
   std::sort(touched.begin(), touched.end());

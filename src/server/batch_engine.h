@@ -100,7 +100,11 @@ struct EngineStats {
   int queued = 0;            // sequences waiting for one
   int peak_batch = 0;        // most sequences in one step so far
   uint64_t steps = 0;
+  uint64_t stepped_sequences = 0;  // sequences over all steps (/ steps: the mean batch size)
   uint64_t generated = 0;    // tokens sampled
+  int64_t kv_tokens = 0;     // tokens cached by the sequences holding a slot (after the last step)
+  int64_t kv_capacity_tokens = 0;  // tokens the allocated caches of all slots hold
+  int64_t kv_bytes = 0;      // bytes allocated for the caches of all slots
   bool accepting = true;
 };
 
@@ -130,6 +134,8 @@ class BatchEngine {
   // One ForwardBatch over the active sequences, then sampling; false if nothing ran.
   void Step();
   void Release(Sequence& s);
+  // Copies the caches' use into stats_ (engine thread, mu_ held).
+  void RecordCacheUse();
 
   const Model& model_;
   const EngineOptions options_;

@@ -9,6 +9,7 @@
 
 #include "server/chat_page.h"
 #include "server/choice_text.h"
+#include "server/metrics.h"
 
 namespace gorae::server {
 
@@ -45,6 +46,19 @@ Result<json> ParseBody(const httplib::Request& req) {
   return body;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double SecondsBetween(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// The metrics label of a request path: one of the routes, never the raw path of an unknown one.
+std::string_view RouteLabel(const std::string& path) {
+  for (std::string_view r : {"/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions"}) {
+    if (path == r) return r;
+  }
+  if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
+  return "other";
+}
+
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -64,6 +78,10 @@ struct HttpServer::InFlight {
   bool include_usage = false;
   uint64_t version = 0;
   std::atomic<int>* in_flight = nullptr;
+  ServerMetrics* metrics = nullptr;
+  Clock::time_point start = Clock::now();  // the request's arrival
+  std::vector<Clock::time_point> first_token;  // per choice, once it has one
+  bool saw_first_token = false;
 
   ~InFlight() {
     if (job) job->Cancel();  // a client gone mid-way: free the slots now
@@ -89,6 +107,7 @@ struct HttpServer::InFlight {
       if (!finish[i].empty()) continue;
       const Job::Progress p = job->Read(i);
       std::span<const int> fresh(p.tokens.data() + consumed[i], p.tokens.size() - consumed[i]);
+      if (consumed[i] == 0 && !fresh.empty()) FirstToken(i);
       consumed[i] = p.tokens.size();
       SplitDelta d = text[i]->Feed(fresh);
       std::string reason;
@@ -100,14 +119,30 @@ struct HttpServer::InFlight {
       }
       if (!reason.empty()) Append(d, text[i]->Finish());
       if (!d.empty() || !reason.empty()) emit(i, d, reason);
-      if (!reason.empty()) finish[i] = reason;
+      if (!reason.empty()) Finished(i, reason, p.tokens.size());
     }
+  }
+
+ private:
+  void FirstToken(size_t i) {
+    first_token.resize(text.size());
+    first_token[i] = Clock::now();
+    if (!saw_first_token && metrics) metrics->ObserveTimeToFirstToken(SecondsBetween(start, first_token[i]));
+    saw_first_token = true;
+  }
+  void Finished(size_t i, const std::string& reason, size_t tokens) {
+    finish[i] = reason;
+    if (!metrics) return;
+    const Clock::time_point now = Clock::now();
+    if (tokens > 1) metrics->ObserveTimePerOutputToken(SecondsBetween(first_token[i], now) / double(tokens - 1));
+    if (Done()) metrics->ObserveRequestDuration(SecondsBetween(start, now));
   }
 };
 
 HttpServer::HttpServer(const Model& model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer, ServerOptions options)
     : model_(model), tok_(std::move(tokenizer)), options_(std::move(options)) {
   engine_ = std::make_unique<BatchEngine>(model_, options_.engine);
+  metrics_ = std::make_unique<ServerMetrics>();
   http_ = std::make_unique<httplib::Server>();
   // Each waiting request holds a worker, so there are enough for every slot and queue place,
   // plus spares so /health and the page answer even when the engine is full.
@@ -175,7 +210,12 @@ std::vector<int> HttpServer::EndIds(bool ignore_eos) const {
 
 void HttpServer::Routes() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (options_.api_key.empty() || req.path.rfind("/v1/", 0) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (AnswerCors(req, res)) return httplib::Server::HandlerResponse::Handled;
+    // The model list stays open like /health, so that a client can discover the server first.
+    const bool open_route = req.method == "GET" && RouteLabel(req.path).rfind("/v1/models", 0) == 0;
+    if (options_.api_key.empty() || req.path.rfind("/v1/", 0) != 0 || open_route) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0 && SameSecret(auth.substr(prefix.size()), options_.api_key)) {
@@ -206,6 +246,9 @@ void HttpServer::Routes() {
     SendError(res, e);
     return httplib::Server::HandlerResponse::Handled;
   }));
+  http_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    metrics_->CountResponse(RouteLabel(req.path), res.status);
+  });
   http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
@@ -222,10 +265,42 @@ void HttpServer::Routes() {
     res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
   });
   http_->Get("/health", [this](const httplib::Request&, httplib::Response& res) { HandleHealth(res); });
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_->Render(engine_->Stats(), options_.engine), "text/plain; version=0.0.4; charset=utf-8");
+  });
   http_->Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
   http_->Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
   http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleChat(req, res); });
   http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleCompletion(req, res); });
+}
+
+bool HttpServer::AnswerCors(const httplib::Request& req, httplib::Response& res) const {
+  const std::string origin = req.get_header_value("Origin");
+  const bool any = std::find(options_.cors_origins.begin(), options_.cors_origins.end(), "*") != options_.cors_origins.end();
+  const bool allowed = !origin.empty() && (any || std::find(options_.cors_origins.begin(), options_.cors_origins.end(),
+                                                                origin) != options_.cors_origins.end());
+  if (allowed) {
+    res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
+    if (!any) res.set_header("Vary", "Origin");
+  }
+  // A preflight (OPTIONS with Access-Control-Request-Method) is answered here, before the API
+  // key check: browsers send it without credentials.
+  if (req.method != "OPTIONS") return false;
+  if (!allowed) {
+    ApiError e;
+    e.http_status = 403;
+    e.code = "cors_origin_not_allowed";
+    e.message = origin.empty() ? "OPTIONS: only CORS preflight requests (with an Origin header) are answered"
+                               : fmt::format("Origin: '{}' is not allowed here (gorae serve --cors-origin)", origin);
+    SendError(res, e);
+    return true;
+  }
+  res.status = 204;
+  res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+  const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+  res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+  res.set_header("Access-Control-Max-Age", "600");
+  return true;
 }
 
 void HttpServer::HandleHealth(httplib::Response& res) {
@@ -303,6 +378,7 @@ void HttpServer::HandleCompletion(const httplib::Request& req, httplib::Response
 
 void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,
                           httplib::Response& res) {
+  const Clock::time_point start = Clock::now();
   const int64_t context = options_.engine.context;
   std::vector<SequenceSpec> specs;
   auto run = std::make_shared<InFlight>();
@@ -348,6 +424,9 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
   run->include_usage = params.include_usage;
   in_flight_.fetch_add(1);
   run->in_flight = &in_flight_;
+  run->metrics = metrics_.get();
+  run->start = start;
+  metrics_->AddPromptTokens(run->prompt_tokens);
   if (params.stream) {
     Stream(std::move(run), res);
   } else {

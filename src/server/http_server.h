@@ -4,12 +4,15 @@
 //   POST /v1/completions        raw text (or ids) in, text out
 //   GET  /v1/models[/{id}]      the one served model
 //   GET  /health                {"status": "ok"} (503 "draining" while shutting down) + engine counters
+//   GET  /metrics               Prometheus text format (server/metrics.h)
 //   GET  /                      the chat page
 //
 // Requests run on the continuous-batching engine (batch_engine.h); each HTTP request holds a
 // worker thread while it waits for its tokens. Errors are OpenAI-shaped JSON (openai_format.h).
-// With an API key, every /v1/ route needs "Authorization: Bearer KEY" (401 otherwise); the page
-// and /health stay open so a browser can load the page and a supervisor can probe.
+// With an API key, every /v1/ route but GET /v1/models needs "Authorization: Bearer KEY" (401
+// otherwise); the page, /health, /metrics and the model list stay open so a browser can load the
+// page, a client can discover the model and a supervisor can probe. With --cors-origin, browser
+// pages of those origins may call the API (preflights answered, Access-Control-Allow-Origin set).
 #pragma once
 
 #include <atomic>
@@ -34,10 +37,13 @@ struct Response;
 
 namespace gorae::server {
 
+class ServerMetrics;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                       // 0: any free port (see Bind)
   std::string api_key;                   // "" : no authentication
+  std::vector<std::string> cors_origins; // origins whose pages may call the API ("*": any); none: same-origin only
   std::string model_name = "gorae";      // reported by /v1/models and in responses
   size_t max_body_bytes = 8 << 20;       // larger bodies get 413
   std::chrono::milliseconds drain_timeout{30000};
@@ -66,6 +72,8 @@ class HttpServer {
   void HandleCompletion(const httplib::Request& req, httplib::Response& res);
   void HandleHealth(httplib::Response& res);
   void HandleModels(const httplib::Request& req, httplib::Response& res);
+  // Sets the CORS headers of an allowed Origin; answers a preflight (true: nothing else to do).
+  bool AnswerCors(const httplib::Request& req, httplib::Response& res) const;
 
   struct InFlight;  // one generation request being answered
   struct Prompt {
@@ -83,6 +91,7 @@ class HttpServer {
   std::shared_ptr<const tokenizer::Tokenizer> tok_;
   ServerOptions options_;
   std::unique_ptr<BatchEngine> engine_;
+  std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<httplib::Server> http_;
   std::atomic<int> in_flight_{0};  // generation requests not yet fully answered
   std::atomic<bool> draining_{false};

@@ -185,11 +185,12 @@ def main():
         t.check(reasoning.get(0, "") == want_r and content.get(0, "") == want_c, "streamed reasoning split")
         c.close()
 
-    # API key: /v1 needs the bearer token; the page and /health do not.
+    # API key: /v1 needs the bearer token; the page, /health and the model list do not.
     with TestModel(args.make_model) as model, Server(args.gorae, model.dir, "--api-key", "sesame", "--ctx", "128") as srv:
         try:
             with client_for(srv, "wrong") as bad:
-                bad.models.list()
+                t.check(len(bad.models.list().data) == 1, "the model list needs no key")
+                bad.chat.completions.create(model="m", messages=MSG, max_tokens=2)
             t.check(False, "wrong key: 401")
         except openai.AuthenticationError as e:
             t.check(e.status_code == 401 and e.code == "invalid_api_key", "wrong key: 401 invalid_api_key")
