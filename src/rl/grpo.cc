@@ -48,22 +48,15 @@ nlohmann::json GrpoOptions::ToJson() const {
 Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j, std::string_view where) {
   GrpoOptions o;
   JsonFields f(j, std::string(where));
+  train::ReadOptimizerOptions(f, o);
   f.Required("model", &o.model)
       .Required("tasks", &o.tasks)
       .Required("data", &o.data)
-      .Required("steps", &o.steps)
       .Required("prompts", &o.prompts)
       .Required("group", &o.group)
       .Required("max_new_tokens", &o.max_new_tokens)
       .Required("temperature", &o.temperature)
       .Required("top_p", &o.top_p)
-      .Required("lr", &o.lr)
-      .Required("warmup", &o.warmup)
-      .Required("beta1", &o.adamw.beta1)
-      .Required("beta2", &o.adamw.beta2)
-      .Required("adam_eps", &o.adamw.eps)
-      .Required("weight_decay", &o.adamw.weight_decay)
-      .Required("clip", &o.clip)
       .Required("eps_low", &o.eps_low)
       .Required("eps_high", &o.eps_high)
       .Required("beta", &o.beta)
@@ -76,10 +69,7 @@ Result<GrpoOptions> GrpoOptions::FromJson(const nlohmann::json& j, std::string_v
       .Required("format_weight", &o.format_weight)
       .Optional("step_weight", &o.step_weight)  // absent in checkpoints before it
       .Required("ref_reset_every", &o.ref_reset_every)
-      .Required("eval_every", &o.eval_every)
-      .Required("eval_n", &o.eval_n)
-      .Required("save_every", &o.save_every)
-      .Required("seed", &o.seed);
+      .Required("eval_n", &o.eval_n);
   if (!f.status().ok()) return Corruption("{}", f.status().message());
   return o;
 }

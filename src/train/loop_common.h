@@ -1,5 +1,5 @@
-// Pieces shared by the training loops (pretrain.cc, sft.cc): the optimizer step with its
-// non-finite guards, the progress line, OUT/metrics.jsonl upkeep, OUT/loss.svg, validation loss.
+// Pieces shared by the training loops (pretrain.cc, sft.cc; grpo.cc too): the options read back
+// from trainer_state.json, the optimizer step with its non-finite guards, the progress line, OUT/metrics.jsonl upkeep, OUT/loss.svg, validation loss.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_field.h"
 #include "core/status.h"
 #include "train/data_parallel.h"
 #include "train/model_step.h"
@@ -17,6 +18,40 @@
 #include "train/train_model.h"
 
 namespace gorae::train {
+
+// trainer_state.json's "options", read by one list per group of shared fields so that the
+// trainers cannot drift apart. Every trainer (pretrain, sft, grpo): the optimizer, its warmup,
+// the run's length, seed and checkpoint/eval cadence.
+template <typename Options>
+void ReadOptimizerOptions(JsonFields& f, Options& o) {
+  f.Required("steps", &o.steps)
+      .Required("seed", &o.seed)
+      .Required("lr", &o.lr)
+      .Required("warmup", &o.warmup)
+      .Required("beta1", &o.adamw.beta1)
+      .Required("beta2", &o.adamw.beta2)
+      .Required("adam_eps", &o.adamw.eps)
+      .Required("weight_decay", &o.adamw.weight_decay)
+      .Required("clip", &o.clip)
+      .Required("eval_every", &o.eval_every)
+      .Required("save_every", &o.save_every);
+}
+
+// The two supervised loops (pretrain, sft): batch shape, schedule, MTP and balancing weights,
+// validation share.
+template <typename Options>
+void ReadSupervisedLoopOptions(JsonFields& f, Options& o) {
+  f.Required("batch", &o.batch)
+      .Required("accum", &o.accum)
+      .Required("seq", &o.seq)
+      .Required("min_lr_ratio", &o.min_lr_ratio)
+      .Required("schedule", &o.schedule)
+      .Required("wsd_decay_fraction", &o.wsd_decay_fraction)
+      .Required("mtp_lambda", &o.mtp_lambda)
+      .Required("bias_gamma", &o.bias_gamma)
+      .Required("balance_alpha", &o.balance_alpha)
+      .Required("val_fraction", &o.val_fraction);
+}
 
 // "m:ss" or "h:mm:ss"; "?" for a negative or non-finite duration.
 std::string FormatDuration(double seconds);

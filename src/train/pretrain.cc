@@ -37,6 +37,8 @@ nlohmann::json PretrainOptions::ToJson() const {
 Result<PretrainOptions> PretrainOptions::FromJson(const nlohmann::json& j, std::string_view where) {
   PretrainOptions o;
   JsonFields f(j, std::string(where));
+  ReadOptimizerOptions(f, o);
+  ReadSupervisedLoopOptions(f, o);
   f.Required("config", &o.config)
       .Required("layers", &o.layers)
       .Optional("moe_nodes", &o.moe_nodes)  // absent from checkpoints written before these keys
@@ -44,29 +46,8 @@ Result<PretrainOptions> PretrainOptions::FromJson(const nlohmann::json& j, std::
       .Required("tokenizer_dir", &o.tokenizer_dir)
       .Required("data", &o.data)
       .Required("synthetic", &o.synthetic)
-      .Required("steps", &o.steps)
-      .Required("seed", &o.seed)
-      .Required("batch", &o.batch)
-      .Required("seq", &o.seq)
-      .Required("accum", &o.accum)
-      .Required("lr", &o.lr)
-      .Required("min_lr_ratio", &o.min_lr_ratio)
-      .Required("warmup", &o.warmup)
-      .Required("schedule", &o.schedule)
-      .Required("wsd_decay_fraction", &o.wsd_decay_fraction)
-      .Required("beta1", &o.adamw.beta1)
-      .Required("beta2", &o.adamw.beta2)
-      .Required("adam_eps", &o.adamw.eps)
-      .Required("weight_decay", &o.adamw.weight_decay)
-      .Required("clip", &o.clip)
       .Required("mtp_depth", &o.mtp_depth)
-      .Required("mtp_lambda", &o.mtp_lambda)
-      .Required("bias_gamma", &o.bias_gamma)
-      .Required("balance_alpha", &o.balance_alpha)
-      .Required("eval_every", &o.eval_every)
-      .Required("eval_batches", &o.eval_batches)
-      .Required("save_every", &o.save_every)
-      .Required("val_fraction", &o.val_fraction);
+      .Required("eval_batches", &o.eval_batches);
   if (!f.status().ok()) return Corruption("{}", f.status().message());
   return o;
 }

@@ -166,30 +166,11 @@ nlohmann::json SftOptions::ToJson() const {
 Result<SftOptions> SftOptions::FromJson(const nlohmann::json& j, std::string_view where) {
   SftOptions o;
   JsonFields f(j, std::string(where));
+  ReadOptimizerOptions(f, o);
+  ReadSupervisedLoopOptions(f, o);
   f.Required("model", &o.model)
       .Required("data", &o.data)
-      .Required("epochs", &o.epochs)
-      .Required("steps", &o.steps)
-      .Required("seed", &o.seed)
-      .Required("batch", &o.batch)
-      .Required("accum", &o.accum)
-      .Required("seq", &o.seq)
-      .Required("lr", &o.lr)
-      .Required("min_lr_ratio", &o.min_lr_ratio)
-      .Required("warmup", &o.warmup)
-      .Required("schedule", &o.schedule)
-      .Required("wsd_decay_fraction", &o.wsd_decay_fraction)
-      .Required("beta1", &o.adamw.beta1)
-      .Required("beta2", &o.adamw.beta2)
-      .Required("adam_eps", &o.adamw.eps)
-      .Required("weight_decay", &o.adamw.weight_decay)
-      .Required("clip", &o.clip)
-      .Required("mtp_lambda", &o.mtp_lambda)
-      .Required("bias_gamma", &o.bias_gamma)
-      .Required("balance_alpha", &o.balance_alpha)
-      .Required("val_fraction", &o.val_fraction)
-      .Required("eval_every", &o.eval_every)
-      .Required("save_every", &o.save_every);
+      .Required("epochs", &o.epochs);
   if (!f.status().ok()) return Corruption("{}", f.status().message());
   return o;
 }
