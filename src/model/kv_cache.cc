@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/check.h"
+
 namespace gorae {
 
 const char* MlaModeName(MlaMode m) { return m == MlaMode::kNaive ? "naive" : "absorbed"; }
@@ -20,6 +22,16 @@ void KVCache::Reserve(int64_t n) {
   const int64_t cap = std::max(n, capacity_ * 2);
   for (auto& l : layers_) l.resize(static_cast<size_t>(cap * row_));
   capacity_ = cap;
+}
+
+void KVCache::CopyPrefixFrom(const KVCache& from, int64_t n) {
+  GORAE_CHECK(&from != this && from.mode_ == mode_ && from.row_ == row_ && from.layers_.size() == layers_.size() && n >= 0 &&
+              n <= from.size_);
+  Reserve(n);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    std::copy_n(from.layers_[l].data(), static_cast<size_t>(n * row_), layers_[l].data());
+  }
+  size_ = n;
 }
 
 }  // namespace gorae

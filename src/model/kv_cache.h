@@ -34,6 +34,10 @@ class KVCache {
   // Makes room for `n` tokens in total (keeps what is cached).
   void Reserve(int64_t n);
   void Advance(int64_t n) { size_ += n; }
+  // Makes this cache hold the first n tokens of `from` (same model and mode), dropping its own:
+  // the K/V of a token depend only on the tokens before it, so a shared prompt prefix is
+  // computed once and copied instead of prefilled again.
+  void CopyPrefixFrom(const KVCache& from, int64_t n);
 
   // Floats per token per layer in each mode.
   static int64_t FloatsPerToken(const ModelConfig& c, MlaMode mode);

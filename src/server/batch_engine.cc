@@ -41,9 +41,16 @@ void Job::Cancel() {
   for (size_t i = 0; i < progress_.size(); ++i) cancelled_[i].store(true);
 }
 
-void Job::Append(size_t i, int token) {
+void Job::Append(size_t i, int token, TokenLogprob* logprob) {
   std::lock_guard<std::mutex> lock(mu_);
   progress_[i].tokens.push_back(token);
+  if (logprob) progress_[i].logprobs.push_back(std::move(*logprob));
+}
+
+void Job::Prefilled(size_t i, int cached, std::vector<TokenLogprob> prompt_logprobs) {
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_[i].cached_prompt_tokens = cached;
+  progress_[i].prompt_logprobs = std::move(prompt_logprobs);
 }
 
 void Job::Finish(size_t i, FinishReason reason) {
@@ -76,17 +83,33 @@ struct BatchEngine::Sequence {
   std::unique_ptr<Sampler> sampler;
   std::vector<int> history;  // prompt + generated, for the repetition penalty
   int slot = -1;             // index into caches_
+  bool started = false;      // prefill begun (StartPrefill ran)
   size_t prefilled = 0;      // prompt tokens already in the cache
+  int64_t cached = 0;        // of those, reused from the prompt cache
   int generated = 0;
   int next = -1;             // last sampled token, fed at the next step
-  std::vector<float> logits;  // (vocab)
+  std::vector<float> logits;  // (rows, vocab): the last step's logits; rows > 1 only for echo chunks
+  std::vector<TokenLogprob> prompt_logprobs;  // echo: gathered over the prefill chunks
 };
+
+namespace {
+
+int64_t CommonPrefix(const std::vector<int>& a, const std::vector<int>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return static_cast<int64_t>(i);
+}
+
+}  // namespace
 
 BatchEngine::BatchEngine(const Model& model, EngineOptions options) : model_(model), options_(options) {
   GORAE_CHECK(options_.parallel >= 1 && options_.max_queued >= 0 && options_.context >= 2 &&
               options_.prefill_chunk >= 1);
   for (int i = 0; i < options_.parallel; ++i) caches_.push_back(model_.NewCache(options_.mla));
   cache_in_use_.assign(caches_.size(), false);
+  slot_tokens_.resize(caches_.size());
+  slot_last_used_.assign(caches_.size(), 0);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -110,8 +133,13 @@ Admission BatchEngine::Submit(std::vector<SequenceSpec> sequences) {
         return a;
       }
     }
-    if (s.max_tokens < 1) {
-      a.error = InvalidArgument("max_tokens: must be at least 1, got {}", s.max_tokens);
+    if (s.max_tokens < (s.prompt_logprobs >= 0 ? 0 : 1)) {
+      a.error = InvalidArgument("max_tokens: must be at least {}, got {}", s.prompt_logprobs >= 0 ? 0 : 1, s.max_tokens);
+      return a;
+    }
+    if (s.logprobs > kMaxTopLogprobs || s.prompt_logprobs > kMaxTopLogprobs) {
+      a.error = InvalidArgument("top_logprobs: at most {} alternatives, got {}", kMaxTopLogprobs,
+                                std::max(s.logprobs, s.prompt_logprobs));
       return a;
     }
     const int64_t total = static_cast<int64_t>(s.prompt.size()) + s.max_tokens;
@@ -222,10 +250,9 @@ void BatchEngine::Loop() {
           seq->job->Notify();
           continue;
         }
-        const auto free = std::find(cache_in_use_.begin(), cache_in_use_.end(), false);
-        GORAE_CHECK(free != cache_in_use_.end());
-        seq->slot = static_cast<int>(free - cache_in_use_.begin());
+        seq->slot = PickSlot(*seq);
         cache_in_use_[seq->slot] = true;
+        slot_last_used_[seq->slot] = ++use_clock_;
         active_.push_back(std::move(seq));
       }
       active_count_ = static_cast<int>(active_.size());
@@ -238,6 +265,9 @@ void BatchEngine::Loop() {
       // queue: an uncaught exception on this thread would terminate the whole process.
       const Status failed(StatusCode::kInternal, fmt::format("the batch step failed: {}", e.what()));
       for (auto& s : active_) {
+        // What the step left in the cache is unknown: nothing of it is reused.
+        caches_[s->slot].Clear();
+        slot_tokens_[s->slot].clear();
         Release(*s);
         s->job->Fail(failed);
         s->job->Notify();
@@ -260,6 +290,75 @@ void BatchEngine::Loop() {
   active_count_ = 0;
 }
 
+int BatchEngine::PickSlot(const Sequence& s) const {
+  const bool reuse = options_.prompt_cache && s.spec.reuse_prefix;
+  int best = -1;
+  int64_t best_len = -1;
+  for (size_t c = 0; c < caches_.size(); ++c) {
+    if (cache_in_use_[c]) continue;
+    const int64_t len = reuse ? CommonPrefix(slot_tokens_[c], s.spec.prompt) : 0;
+    if (len > best_len || (len == best_len && slot_last_used_[c] < slot_last_used_[static_cast<size_t>(best)])) {
+      best = static_cast<int>(c);
+      best_len = len;
+    }
+  }
+  GORAE_CHECK(best >= 0);
+  return best;
+}
+
+int64_t BatchEngine::StartPrefill(Sequence& s, size_t position_in_active) {
+  const std::vector<int>& prompt = s.spec.prompt;
+  const size_t slot = static_cast<size_t>(s.slot);
+  // Echo needs the logits of every prompt position, so it prefills everything.
+  const bool reuse = options_.prompt_cache && s.spec.reuse_prefix && s.spec.prompt_logprobs < 0;
+  // The last prompt token is always fed again: its logits choose the first new token.
+  const int64_t limit = static_cast<int64_t>(prompt.size()) - 1;
+  int64_t own = 0, best = 0;
+  int from = -1;
+  if (reuse) {
+    own = best = std::min(CommonPrefix(slot_tokens_[slot], prompt), limit);
+    // Expert-parallel ranks mirror each cache by replaying rank 0's steps; a copy between
+    // caches would not reach them, so there only a slot's own prefix is reused.
+    if (!model_.expert_shard().active()) {
+      for (size_t c = 0; c < caches_.size(); ++c) {
+        const int64_t len = c == slot ? 0 : std::min(CommonPrefix(slot_tokens_[c], prompt), limit);
+        if (len > best) best = len, from = static_cast<int>(c);
+      }
+      for (size_t k = 0; k < position_in_active; ++k) {
+        const Sequence& o = *active_[k];
+        if (o.prefilled < o.spec.prompt.size() && std::min(CommonPrefix(o.spec.prompt, prompt), limit) > best) return -1;
+      }
+    }
+  }
+  KVCache& cache = caches_[slot];
+  if (from >= 0) {
+    cache.CopyPrefixFrom(caches_[static_cast<size_t>(from)], best);
+    slot_tokens_[slot].assign(slot_tokens_[static_cast<size_t>(from)].begin(),
+                              slot_tokens_[static_cast<size_t>(from)].begin() + best);
+  } else {
+    cache.Truncate(own);
+    slot_tokens_[slot].resize(static_cast<size_t>(own));
+  }
+  cache.Reserve(static_cast<int64_t>(prompt.size()) + s.spec.max_tokens);
+  s.sampler = std::make_unique<Sampler>(s.spec.sampler);
+  s.history = prompt;
+  s.started = true;
+  s.prefilled = static_cast<size_t>(best);
+  s.cached = best;
+  return best;
+}
+
+void BatchEngine::RecordPromptLogprobs(Sequence& s, size_t chunk_begin, size_t chunk_size) {
+  const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
+  for (size_t r = 0; r < chunk_size; ++r) {
+    const size_t predicted = chunk_begin + r + 1;  // row r predicts the token after it
+    if (predicted >= s.spec.prompt.size()) break;
+    const std::span<const float> row(s.logits.data() + r * vocab, vocab);
+    s.prompt_logprobs.push_back(
+        LogprobOf(row, s.spec.prompt[predicted], s.spec.prompt_logprobs, options_.vocab_limit));
+  }
+}
+
 void BatchEngine::Step() {
   const int64_t vocab = model_.config().vocab_size;
   // Drop cancelled sequences first: their slots go to the queue at the next admission.
@@ -277,32 +376,42 @@ void BatchEngine::Step() {
   // of prompt tokens, so a long new prompt delays the others' next token by one chunk at most.
   std::vector<Model::SequenceStep> steps;
   std::vector<Sequence*> stepped;
+  std::vector<size_t> chunk_begin;  // per step: the prompt position its tokens start at
   std::vector<int> one_token(active_.size());
   int64_t budget = options_.prefill_chunk;
+  uint64_t started_prompt = 0, started_cached = 0;
   for (size_t k = 0; k < active_.size(); ++k) {
     Sequence& s = *active_[k];
-    KVCache& cache = caches_[s.slot];
     Model::SequenceStep st;
-    st.cache = &cache;
-    if (s.prefilled < s.spec.prompt.size()) {
+    st.cache = &caches_[s.slot];
+    size_t rows = 1;
+    if (!s.started || s.prefilled < s.spec.prompt.size()) {
       if (budget <= 0) continue;
-      if (s.prefilled == 0) {
-        cache.Clear();
-        cache.Reserve(static_cast<int64_t>(s.spec.prompt.size()) + s.spec.max_tokens);
-        s.sampler = std::make_unique<Sampler>(s.spec.sampler);
-        s.history = s.spec.prompt;
-        s.logits.assign(static_cast<size_t>(vocab), 0.0f);
+      if (!s.started) {
+        const int64_t reused = StartPrefill(s, k);
+        if (reused < 0) continue;  // waits to copy an earlier sequence's prefill
+        started_prompt += s.spec.prompt.size();
+        started_cached += static_cast<uint64_t>(reused);
       }
       const int64_t n = std::min<int64_t>(budget, static_cast<int64_t>(s.spec.prompt.size() - s.prefilled));
       st.tokens = std::span<const int>(s.spec.prompt.data() + s.prefilled, static_cast<size_t>(n));
+      st.all_positions = s.spec.prompt_logprobs >= 0;
+      if (st.all_positions) rows = static_cast<size_t>(n);
       budget -= n;
     } else {
       one_token[k] = s.next;
       st.tokens = std::span<const int>(&one_token[k], 1);
     }
+    s.logits.resize(rows * static_cast<size_t>(vocab));
     st.logits = s.logits.data();
     steps.push_back(st);
     stepped.push_back(&s);
+    chunk_begin.push_back(s.prefilled);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.prompt_tokens += started_prompt;
+    stats_.cached_prompt_tokens += started_cached;
   }
   if (steps.empty()) {
     {
@@ -323,6 +432,8 @@ void BatchEngine::Step() {
   if (!status.ok()) {
     // Inputs were checked at Submit, so this is an engine fault: fail these jobs, keep serving.
     for (Sequence* s : stepped) {
+      caches_[s->slot].Clear();
+      slot_tokens_[s->slot].clear();
       s->job->Fail(status);
       s->job->Cancel();
       touched.push_back(s->job);
@@ -332,17 +443,34 @@ void BatchEngine::Step() {
     uint64_t sampled = 0;
     for (size_t k = 0; k < stepped.size(); ++k) {
       Sequence& s = *stepped[k];
-      if (s.prefilled < s.spec.prompt.size()) {
+      std::vector<int>& held = slot_tokens_[s.slot];
+      held.insert(held.end(), steps[k].tokens.begin(), steps[k].tokens.end());
+      const bool prefilling = s.prefilled < s.spec.prompt.size();
+      if (prefilling) {
+        if (s.spec.prompt_logprobs >= 0) RecordPromptLogprobs(s, chunk_begin[k], steps[k].tokens.size());
         s.prefilled += steps[k].tokens.size();
         if (s.prefilled < s.spec.prompt.size()) continue;  // more prompt to go
+        s.job->Prefilled(s.index, static_cast<int>(s.cached), std::move(s.prompt_logprobs));
+        touched.push_back(s.job);
+        if (s.spec.max_tokens == 0) {  // echo only: the prompt's logprobs were all that was asked
+          s.job->Finish(s.index, FinishReason::kLength);
+          Release(s);
+          continue;
+        }
       }
-      MaskPastVocabLimit(s.logits, options_.vocab_limit);
-      const int token = s.sampler->Sample(s.logits, s.history);
+      // The logits of the last position fed choose the next token.
+      const std::span<float> last(s.logits.data() + s.logits.size() - static_cast<size_t>(vocab),
+                                  static_cast<size_t>(vocab));
+      const double log_norm = s.spec.logprobs >= 0 ? LogSumExp(last) : 0.0;  // before the mask: the model's own
+      MaskPastVocabLimit(last, options_.vocab_limit);
+      const int token = s.sampler->Sample(last, s.history);
       ++sampled;
       s.history.push_back(token);
       s.next = token;
       ++s.generated;
-      s.job->Append(s.index, token);
+      TokenLogprob lp;
+      if (s.spec.logprobs >= 0) lp = LogprobOf(last, log_norm, token, s.spec.logprobs, options_.vocab_limit);
+      s.job->Append(s.index, token, s.spec.logprobs >= 0 ? &lp : nullptr);
       touched.push_back(s.job);
       const bool stop = std::find(s.spec.stop_ids.begin(), s.spec.stop_ids.end(), token) != s.spec.stop_ids.end();
       if (stop || s.generated >= s.spec.max_tokens) {

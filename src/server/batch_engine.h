@@ -3,6 +3,14 @@
 // Model::ForwardBatch, so the weights are read once per step for everyone, and a sequence joins
 // or leaves the batch between any two steps.
 //
+// Prompt cache: each slot remembers the ids its KV cache holds after its sequence ends. A new
+// sequence takes the free slot that shares the longest prefix with its prompt (else the least
+// recently used one), or copies a longer shared prefix from any other slot, running or not, and
+// prefills only the rest. The n choices of one request prefill their prompt once: the later
+// ones wait for the first one's prefill and copy it. The memory is the slots' caches, nothing
+// more; the output is the same with and without it (the K/V of a token depend only on the
+// tokens before it).
+//
 // The engine sees token ids only (text is the server's business). Callers Submit a Job of one
 // or more sequences (n choices, or several prompts) and read each sequence's tokens as they
 // come; a Job can be cancelled per sequence (a stop string matched) or whole (client gone),
@@ -24,6 +32,7 @@
 
 #include "core/status.h"
 #include "infer/generate.h"
+#include "infer/logprobs.h"
 #include "infer/sampler.h"
 #include "model/kv_cache.h"
 #include "model/transformer.h"
@@ -34,8 +43,11 @@ namespace gorae::server {
 struct SequenceSpec {
   std::vector<int> prompt;     // at least one id, all in [0, vocab)
   SamplerConfig sampler;       // must pass ValidateSamplerConfig
-  int max_tokens = 16;         // new tokens at most (>= 1)
+  int max_tokens = 16;         // new tokens at most (>= 1; 0 allowed with prompt_logprobs)
   std::vector<int> stop_ids;   // generation ends after emitting one of these
+  int logprobs = -1;           // >= 0: each sampled token's logprob with this many alternatives
+  int prompt_logprobs = -1;    // >= 0: the same for the prompt's tokens (echo); prefills it all
+  bool reuse_prefix = true;    // may start from a cached prefix (the engine's prompt_cache too)
 };
 
 // The shared state of one submitted request: tokens per sequence, appended by the engine.
@@ -47,6 +59,9 @@ class Job {
     std::vector<int> tokens;  // generated so far (a stop id included)
     bool done = false;
     FinishReason finish = FinishReason::kLength;
+    std::vector<TokenLogprob> logprobs;         // one per token, when the spec asked
+    std::vector<TokenLogprob> prompt_logprobs;  // prompt tokens 1.. (token 0 has none), when asked
+    int cached_prompt_tokens = 0;               // prompt tokens taken from the prompt cache
   };
 
   // Blocks until the job changed after `seen` (a value returned earlier; start with 0) or
@@ -66,7 +81,8 @@ class Job {
 
  private:
   friend class BatchEngine;
-  void Append(size_t i, int token);
+  void Append(size_t i, int token, TokenLogprob* logprob);
+  void Prefilled(size_t i, int cached, std::vector<TokenLogprob> prompt_logprobs);
   void Finish(size_t i, FinishReason reason);
   void Fail(const Status& s);
   void Notify();
@@ -86,6 +102,7 @@ struct EngineOptions {
   int prefill_chunk = 256;   // prompt tokens per step, over all sequences (bounds decode stalls)
   MlaMode mla = MlaMode::kAbsorbed;
   int64_t vocab_limit = 0;   // ids at or past this are never sampled (the tokenizer's size; 0: none)
+  bool prompt_cache = true;  // reuse cached prompt prefixes (see above)
 };
 
 // Submit's answer: a job, or why there is none.
@@ -102,6 +119,8 @@ struct EngineStats {
   uint64_t steps = 0;
   uint64_t stepped_sequences = 0;  // sequences over all steps (/ steps: the mean batch size)
   uint64_t generated = 0;    // tokens sampled
+  uint64_t prompt_tokens = 0;         // prompt tokens of the sequences started
+  uint64_t cached_prompt_tokens = 0;  // of those, taken from the prompt cache instead of prefilled
   int64_t kv_tokens = 0;     // tokens cached by the sequences holding a slot (after the last step)
   int64_t kv_capacity_tokens = 0;  // tokens the allocated caches of all slots hold
   int64_t kv_bytes = 0;      // bytes allocated for the caches of all slots
@@ -134,6 +153,14 @@ class BatchEngine {
   // One ForwardBatch over the active sequences, then sampling; false if nothing ran.
   void Step();
   void Release(Sequence& s);
+  // The free slot for `s`: the longest cached prefix of its prompt, else the least recently used.
+  int PickSlot(const Sequence& s) const;
+  // At the start of s's prefill: reuses the longest cached prefix of its prompt (its own slot's
+  // or copied from another); returns the tokens reused. Or -1: wait, since an earlier sequence
+  // is still prefilling a longer shared prefix (n > 1) that can be copied once it is done.
+  int64_t StartPrefill(Sequence& s, size_t position_in_active);
+  // Logprobs of the prompt tokens a finished prefill chunk predicted (echo).
+  void RecordPromptLogprobs(Sequence& s, size_t chunk_begin, size_t chunk_size);
   // Copies the caches' use into stats_ (engine thread, mu_ held).
   void RecordCacheUse();
 
@@ -153,6 +180,9 @@ class BatchEngine {
   std::vector<std::unique_ptr<Sequence>> active_;
   std::vector<KVCache> caches_;      // one per slot, reused (Clear keeps the memory)
   std::vector<bool> cache_in_use_;
+  std::vector<std::vector<int>> slot_tokens_;  // the ids whose K/V each slot's cache holds
+  std::vector<uint64_t> slot_last_used_;       // use_clock_ when each slot was last given out
+  uint64_t use_clock_ = 0;
 
   std::thread thread_;
 };

@@ -2,12 +2,15 @@
 // (chunked prefill included), stop ids and max_tokens end them, cancelling frees the slot,
 // a full queue or a bad sequence is refused without touching the others, and a step that throws
 // (a KV cache too large to allocate) fails its sequences while the engine goes on serving.
+// The prompt cache changes no token and reuses what it says; logprobs (sampled and echoed
+// prompt tokens) equal the log-softmax of the model's own logits.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <fstream>
 #include <memory>
 
@@ -66,6 +69,23 @@ class BatchEngineTest : public ::testing::Test {
     s.sampler.seed = seed;
     s.max_tokens = max_tokens;
     return s;
+  }
+
+  // log-softmax of the model's logits at every position of `ids`, computed in one forward.
+  static std::vector<std::vector<double>> LogSoftmaxAll(const std::vector<int>& ids) {
+    const int64_t vocab = model_->config().vocab_size;
+    KVCache cache = model_->NewCache(MlaMode::kAbsorbed);
+    cache.Reserve(static_cast<int64_t>(ids.size()));
+    std::vector<float> logits(ids.size() * static_cast<size_t>(vocab));
+    EXPECT_TRUE(model_->Forward(ids, cache, logits.data(), true).ok());
+    std::vector<std::vector<double>> out(ids.size());
+    for (size_t t = 0; t < ids.size(); ++t) {
+      double max = -INFINITY, sum = 0;
+      for (int64_t v = 0; v < vocab; ++v) max = std::max<double>(max, logits[t * vocab + v]);
+      for (int64_t v = 0; v < vocab; ++v) sum += std::exp(logits[t * vocab + v] - max);
+      for (int64_t v = 0; v < vocab; ++v) out[t].push_back(logits[t * vocab + v] - max - std::log(sum));
+    }
+    return out;
   }
 
   static testing::TempDir* dir_;
@@ -217,6 +237,128 @@ TEST_F(BatchEngineTest, AStepThatThrowsFailsItsSequencesAndServingGoesOn) {
   EXPECT_EQ(next.job->Read(0).tokens, Alone(Spec({8, 9}, 0.0f, 0, 5)));
   EXPECT_TRUE(engine.WaitIdle(10s));
   EXPECT_EQ(engine.Stats().active, 0);
+}
+
+std::vector<int> Range(int first, int n) {
+  std::vector<int> v;
+  for (int i = 0; i < n; ++i) v.push_back(first + i % 40);
+  return v;
+}
+
+std::vector<int> Concat(std::vector<int> a, const std::vector<int>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Turn after turn of a conversation, n > 1 and sequences running side by side: the same tokens
+// with the prompt cache as without it, and the reuse it reports is what was shared.
+TEST_F(BatchEngineTest, PromptCacheChangesNoTokenAndReusesSharedPrefixes) {
+  EngineOptions o;
+  o.parallel = 3;
+  o.prefill_chunk = 7;
+  o.context = 256;
+  const std::vector<int> system = Range(2, 30);
+  const std::vector<int> turn1 = Concat(system, {50, 51, 52});
+  auto run = [&](bool cache, std::vector<int>* cached) {
+    EngineOptions oc = o;
+    oc.prompt_cache = cache;
+    BatchEngine engine(*model_, oc);
+    std::vector<std::vector<int>> out;
+    auto finish = [&](const Admission& a) {
+      EXPECT_TRUE(a.job);
+      EXPECT_TRUE(WaitDone(*a.job));
+      for (size_t i = 0; i < a.job->size(); ++i) {
+        out.push_back(a.job->Read(i).tokens);
+        cached->push_back(a.job->Read(i).cached_prompt_tokens);
+      }
+    };
+    // Turn 1, then turn 2 = turn 1 + its answer + more: all of turn 1 is reused.
+    finish(engine.Submit({Spec(turn1, 0.0f, 0, 6)}));
+    const std::vector<int> turn2 = Concat(Concat(turn1, out.back()), {60, 61});
+    finish(engine.Submit({Spec(turn2, 0.8f, 3, 6)}));
+    // n = 3 of one prompt sharing the system prefix: choices 1 and 2 wait for choice 0's prefill.
+    const std::vector<int> other = Concat(system, Range(70, 12));
+    finish(engine.Submit({Spec(other, 0.9f, 11, 5), Spec(other, 0.9f, 12, 5), Spec(other, 0.9f, 13, 5)}));
+    // While a long answer runs in one slot, a prompt sharing its prefix copies from that slot.
+    Admission longer = engine.Submit({Spec(Concat(turn1, {90}), 0.0f, 0, 40)});
+    uint64_t v = 0;
+    for (int i = 0; i < 600 && longer.job->Read(0).tokens.size() < 2; ++i) v = longer.job->WaitForChange(v, 100ms);
+    finish(engine.Submit({Spec(Concat(turn1, {90, 91}), 0.0f, 0, 4)}));
+    finish(longer);
+    return out;
+  };
+  std::vector<int> cached_on, cached_off;
+  const auto with = run(true, &cached_on);
+  const auto without = run(false, &cached_off);
+  ASSERT_EQ(with.size(), without.size());
+  for (size_t i = 0; i < with.size(); ++i) EXPECT_EQ(with[i], without[i]) << "sequence " << i;
+  for (int c : cached_off) EXPECT_EQ(c, 0);
+  ASSERT_EQ(cached_on.size(), 7u);
+  EXPECT_EQ(cached_on[0], 0);                                  // nothing cached yet
+  EXPECT_EQ(cached_on[1], static_cast<int>(turn1.size()) + 5);  // turn 1 and the answer tokens fed back
+  EXPECT_EQ(cached_on[2], static_cast<int>(system.size()));     // the system prefix of the slots
+  EXPECT_EQ(cached_on[3], static_cast<int>(system.size() + 12 - 1));  // all but the last prompt token
+  EXPECT_EQ(cached_on[4], static_cast<int>(system.size() + 12 - 1));
+  EXPECT_EQ(cached_on[5], static_cast<int>(turn1.size() + 1));  // copied from the running slot
+  EXPECT_EQ(cached_on[6], static_cast<int>(system.size()));     // the long one: its slot had the system prefix
+  // The exact tokens also equal the single-sequence loop's.
+  EXPECT_EQ(with[0], Alone(Spec(turn1, 0.0f, 0, 6)));
+}
+
+TEST_F(BatchEngineTest, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
+  EngineOptions o;
+  o.context = 128;
+  o.prefill_chunk = 4;  // the echoed prompt spans several chunks
+  BatchEngine engine(*model_, o);
+  const std::vector<int> prompt = {5, 9, 2, 33, 7, 1, 60, 14, 3};
+  SequenceSpec s = Spec(prompt, 0.7f, 4, 6);
+  s.logprobs = 5;
+  s.prompt_logprobs = 3;
+  Admission a = engine.Submit({s});
+  ASSERT_TRUE(a.job) << a.error.message();
+  ASSERT_TRUE(WaitDone(*a.job));
+  const Job::Progress p = a.job->Read(0);
+  ASSERT_EQ(p.tokens.size(), 6u);
+  ASSERT_EQ(p.logprobs.size(), 6u);
+  ASSERT_EQ(p.prompt_logprobs.size(), prompt.size() - 1);
+  const auto ref = LogSoftmaxAll(Concat(prompt, p.tokens));
+  auto check = [&](const TokenLogprob& lp, size_t position, int top) {
+    EXPECT_NEAR(lp.logprob, ref[position][static_cast<size_t>(lp.id)], 1e-4) << "position " << position;
+    ASSERT_EQ(lp.top.size(), static_cast<size_t>(top));
+    for (size_t k = 0; k < lp.top.size(); ++k) {
+      EXPECT_NEAR(lp.top[k].second, ref[position][static_cast<size_t>(lp.top[k].first)], 1e-4);
+      if (k > 0) EXPECT_GE(lp.top[k - 1].second, lp.top[k].second);
+    }
+    // No id outside the list is more likely than its last entry.
+    for (size_t v = 0; v < ref[position].size(); ++v) {
+      const bool listed = std::any_of(lp.top.begin(), lp.top.end(), [&](auto& e) { return e.first == int(v); });
+      if (!listed) EXPECT_LE(ref[position][v], lp.top.back().second + 1e-6);
+    }
+  };
+  for (size_t t = 0; t + 1 < prompt.size(); ++t) {
+    EXPECT_EQ(p.prompt_logprobs[t].id, prompt[t + 1]);
+    check(p.prompt_logprobs[t], t, 3);
+  }
+  for (size_t t = 0; t < p.tokens.size(); ++t) {
+    EXPECT_EQ(p.logprobs[t].id, p.tokens[t]);
+    check(p.logprobs[t], prompt.size() - 1 + t, 5);
+  }
+
+  // Echo alone (max_tokens 0): the prompt's logprobs and no token.
+  SequenceSpec echo = Spec(prompt, 0.0f, 0, 0);
+  echo.prompt_logprobs = 1;
+  Admission e = engine.Submit({echo});
+  ASSERT_TRUE(e.job) << e.error.message();
+  ASSERT_TRUE(WaitDone(*e.job));
+  EXPECT_TRUE(e.job->Read(0).tokens.empty());
+  ASSERT_EQ(e.job->Read(0).prompt_logprobs.size(), prompt.size() - 1);
+  EXPECT_NEAR(e.job->Read(0).prompt_logprobs[3].logprob, p.prompt_logprobs[3].logprob, 1e-5);
+
+  // Out of range, or max_tokens 0 without echo: refused with the field.
+  SequenceSpec bad = Spec(prompt, 0.0f, 0, 3);
+  bad.logprobs = 21;
+  EXPECT_NE(engine.Submit({bad}).error.message().find("top_logprobs"), std::string::npos);
+  EXPECT_NE(engine.Submit({Spec(prompt, 0.0f, 0, 0)}).error.message().find("max_tokens"), std::string::npos);
 }
 
 }  // namespace
