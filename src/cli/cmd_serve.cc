@@ -118,6 +118,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--prefill-chunk", s.engine.prefill_chunk, "prompt tokens per engine step (default 256)")
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_flag("!--no-prompt-cache", s.engine.prompt_cache,
+               "prefill every prompt whole (default: reuse the KV of prompt prefixes the slots hold)");
   cmd->add_option("--model-name", s.model_name, "model id reported to clients (default: the directory name)");
   cmd->add_option("--max-body-mb", o->max_body_mb, "largest request body in MiB (default 8)")->check(CLI::Range(1, 1024));
   cmd->add_option("--drain-timeout", o->drain_seconds, "seconds to let running requests finish on SIGINT/SIGTERM (default 30)")

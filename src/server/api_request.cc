@@ -93,7 +93,8 @@ Status ParseParams(const json& body, GenerationParams* p) {
   }
   for (const char* field : {"max_tokens", "max_completion_tokens"}) {
     v.reset();
-    GORAE_RETURN_IF_ERROR(GetInt(body, field, 1, std::numeric_limits<int32_t>::max(), &v));
+    // 0 only makes sense with echo (checked once echo is known).
+    GORAE_RETURN_IF_ERROR(GetInt(body, field, 0, std::numeric_limits<int32_t>::max(), &v));
     if (v) p->max_tokens = static_cast<int>(*v);
   }
   v.reset();
@@ -127,8 +128,6 @@ Status ParseParams(const json& body, GenerationParams* p) {
 
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "presence_penalty", 0));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "frequency_penalty", 0));
-  GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "logprobs", false));
-  GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "top_logprobs", 0));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "logit_bias", json::object()));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "tools", json::array()));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "best_of", 1));
@@ -161,11 +160,50 @@ Result<std::string> ParseContent(const json& m, const std::string& where) {
   return text;
 }
 
+// Chat: logprobs is a boolean and top_logprobs the number of alternatives.
+Status ParseChatLogprobs(const json& body, GenerationParams* p) {
+  bool wanted = false;
+  GORAE_RETURN_IF_ERROR(GetBool(body, "logprobs", &wanted));
+  std::optional<int64_t> top;
+  GORAE_RETURN_IF_ERROR(GetInt(body, "top_logprobs", 0, kMaxLogprobAlternatives, &top));
+  if (top && !wanted) return InvalidArgument("top_logprobs: needs \"logprobs\": true");
+  if (wanted) p->logprobs = top ? static_cast<int>(*top) : 0;
+  if (auto it = body.find("echo"); it != body.end() && !it->is_null() && *it != false) {
+    return InvalidArgument("echo: only /v1/completions echoes the prompt");
+  }
+  return Status::Ok();
+}
+
+// Completions (the legacy shape): logprobs is the number of alternatives, echo returns the prompt.
+Status ParseCompletionLogprobs(const json& body, GenerationParams* p) {
+  if (auto it = body.find("logprobs"); it != body.end() && it->is_boolean()) {
+    return InvalidArgument("logprobs: /v1/completions takes the number of alternatives (0 to {}), got a boolean",
+                           kMaxLogprobAlternatives);
+  }
+  std::optional<int64_t> n;
+  GORAE_RETURN_IF_ERROR(GetInt(body, "logprobs", 0, kMaxLogprobAlternatives, &n));
+  if (n) p->logprobs = static_cast<int>(*n);
+  if (auto it = body.find("top_logprobs"); it != body.end() && !it->is_null()) {
+    return InvalidArgument("top_logprobs: a chat field; /v1/completions takes \"logprobs\": N");
+  }
+  GORAE_RETURN_IF_ERROR(GetBool(body, "echo", &p->echo));
+  return Status::Ok();
+}
+
+Status CheckZeroMaxTokens(const GenerationParams& p) {
+  if (p.max_tokens && *p.max_tokens == 0 && !p.echo) {
+    return InvalidArgument("max_tokens: must be at least 1 (0 only with \"echo\": true on /v1/completions)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ChatRequest> ParseChatRequest(const json& body) {
   ChatRequest r;
   GORAE_RETURN_IF_ERROR(ParseParams(body, &r.params));
+  GORAE_RETURN_IF_ERROR(ParseChatLogprobs(body, &r.params));
+  GORAE_RETURN_IF_ERROR(CheckZeroMaxTokens(r.params));
   auto it = body.find("messages");
   if (it == body.end()) return InvalidArgument("messages: required");
   if (!it->is_array()) return Expected("messages", "an array", *it);
@@ -200,6 +238,8 @@ Result<ChatRequest> ParseChatRequest(const json& body) {
 Result<CompletionRequest> ParseCompletionRequest(const json& body) {
   CompletionRequest r;
   GORAE_RETURN_IF_ERROR(ParseParams(body, &r.params));
+  GORAE_RETURN_IF_ERROR(ParseCompletionLogprobs(body, &r.params));
+  GORAE_RETURN_IF_ERROR(CheckZeroMaxTokens(r.params));
   auto it = body.find("prompt");
   if (it == body.end()) return InvalidArgument("prompt: required");
   // One prompt given as ids, as in OpenAI's API: [1, 2, 3].

@@ -3,9 +3,13 @@
 // string"); FieldOf() recovers that name for the error's "param".
 //
 // Accepted beyond the OpenAI fields (as llama.cpp's server does): top_k, min_p,
-// repetition_penalty, ignore_eos. Fields gorae cannot honour (logprobs, tools, non-zero
-// presence/frequency penalties, non-text response formats) are refused, never silently
-// ignored; unknown fields are ignored, since clients send vendor extras.
+// repetition_penalty, ignore_eos. Fields gorae cannot honour (tools, non-zero presence/frequency
+// penalties, non-text response formats) are refused, never silently ignored; unknown fields are
+// ignored, since clients send vendor extras.
+//
+// Log-probabilities: chat takes `logprobs: true` and `top_logprobs: 0..20`; completions take the
+// legacy `logprobs: N` (0..20 alternatives) and `echo: true`, which returns the prompt too, with
+// its tokens' logprobs when asked, and allows `max_tokens: 0` (score a text, generate nothing).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +34,8 @@ struct GenerationParams {
   bool stream = false;
   bool include_usage = false;      // stream_options.include_usage
   bool ignore_eos = false;
+  int logprobs = -1;               // -1: none; else each token's logprob and this many alternatives
+  bool echo = false;               // completions: the prompt comes back before the completion
 };
 
 struct ChatRequest {
@@ -50,6 +56,7 @@ struct CompletionRequest {
 };
 
 inline constexpr int kMaxChoices = 16;
+inline constexpr int kMaxLogprobAlternatives = 20;
 inline constexpr int kMaxStopStrings = 16;
 
 Result<ChatRequest> ParseChatRequest(const nlohmann::json& body);

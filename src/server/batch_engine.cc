@@ -27,6 +27,20 @@ Job::Progress Job::Read(size_t i) const {
   return progress_[i];
 }
 
+Job::Progress Job::Read(size_t i, size_t logprobs_from, bool with_prompt_logprobs) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Progress& p = progress_[i];
+  Progress out;
+  out.tokens = p.tokens;
+  out.done = p.done;
+  out.finish = p.finish;
+  out.cached_prompt_tokens = p.cached_prompt_tokens;
+  out.prefilled = p.prefilled;
+  if (logprobs_from < p.logprobs.size()) out.logprobs.assign(p.logprobs.begin() + logprobs_from, p.logprobs.end());
+  if (with_prompt_logprobs) out.prompt_logprobs = p.prompt_logprobs;
+  return out;
+}
+
 Status Job::error() const {
   std::lock_guard<std::mutex> lock(mu_);
   return error_;
@@ -51,6 +65,7 @@ void Job::Prefilled(size_t i, int cached, std::vector<TokenLogprob> prompt_logpr
   std::lock_guard<std::mutex> lock(mu_);
   progress_[i].cached_prompt_tokens = cached;
   progress_[i].prompt_logprobs = std::move(prompt_logprobs);
+  progress_[i].prefilled = true;
 }
 
 void Job::Finish(size_t i, FinishReason reason) {

@@ -62,6 +62,7 @@ class Job {
     std::vector<TokenLogprob> logprobs;         // one per token, when the spec asked
     std::vector<TokenLogprob> prompt_logprobs;  // prompt tokens 1.. (token 0 has none), when asked
     int cached_prompt_tokens = 0;               // prompt tokens taken from the prompt cache
+    bool prefilled = false;                     // the prompt is in (prompt_logprobs and cached set)
   };
 
   // Blocks until the job changed after `seen` (a value returned earlier; start with 0) or
@@ -69,6 +70,9 @@ class Job {
   uint64_t WaitForChange(uint64_t seen, std::chrono::milliseconds timeout) const;
   // A copy of sequence i's progress.
   Progress Read(size_t i) const;
+  // The same with logprobs only from token `logprobs_from` on (logprobs[0] is that token's), and
+  // prompt_logprobs only if asked: what a reader polling for news needs, without copying the rest.
+  Progress Read(size_t i, size_t logprobs_from, bool with_prompt_logprobs) const;
   // Non-ok if the engine failed (model error, shutdown); then every sequence is done.
   Status error() const;
   size_t size() const { return progress_.size(); }

@@ -23,6 +23,7 @@ SplitDelta ChoiceText::Feed(std::span<const int> ids) {
     ++tokens_;
     if (std::find(options_.end_ids.begin(), options_.end_ids.end(), id) != options_.end_ids.end()) {
       stopped_ = true;
+      ended_by_id_ = true;
       break;
     }
     if (!tok_.IsValidId(id)) continue;

@@ -32,6 +32,8 @@ class ChoiceText {
   bool stopped() const { return stopped_; }
   // Ids consumed (counted as completion tokens), the end id included.
   int tokens() const { return tokens_; }
+  // Ids consumed whose text is part of the answer: tokens() less an end id (never shown).
+  int shown_tokens() const { return tokens_ - (ended_by_id_ ? 1 : 0); }
 
  private:
   const tokenizer::Tokenizer& tok_;
@@ -40,6 +42,7 @@ class ChoiceText {
   StopMatcher stop_;
   ReasoningSplitter splitter_;
   bool stopped_ = false;
+  bool ended_by_id_ = false;
   bool finished_ = false;
   int tokens_ = 0;
 };

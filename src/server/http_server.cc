@@ -9,7 +9,9 @@
 
 #include "server/chat_page.h"
 #include "server/choice_text.h"
+#include "server/logprob_format.h"
 #include "server/metrics.h"
+#include "server/tokenizer_api.h"
 
 namespace gorae::server {
 
@@ -52,7 +54,8 @@ double SecondsBetween(Clock::time_point a, Clock::time_point b) { return std::ch
 
 // The metrics label of a request path: one of the routes, never the raw path of an unknown one.
 std::string_view RouteLabel(const std::string& path) {
-  for (std::string_view r : {"/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions"}) {
+  for (std::string_view r : {"/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions",
+                             "/tokenize", "/detokenize", "/tokenizer_info"}) {
     if (path == r) return r;
   }
   if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
@@ -62,6 +65,45 @@ std::string_view RouteLabel(const std::string& path) {
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// The routes an API key guards: all of /v1/ but the model list, and the tokenizer's.
+bool NeedsKey(const httplib::Request& req) {
+  if (req.path.rfind("/v1/", 0) == 0) return !(req.method == "GET" && RouteLabel(req.path).rfind("/v1/models", 0) == 0);
+  return req.path == "/tokenize" || req.path == "/detokenize" || req.path == "/tokenizer_info";
+}
+
+// One choice's logprobs in its endpoint's shape, gathered as its tokens are shown.
+struct ChoiceLogprobs {
+  explicit ChoiceLogprobs(const tokenizer::Tokenizer& tok, bool chat)
+      : tok(tok), chat(chat), legacy(chat ? nullptr : std::make_unique<LegacyLogprobs>(tok)) {}
+  const tokenizer::Tokenizer& tok;
+  const bool chat;
+  json entries = json::array();            // chat's content entries
+  std::unique_ptr<LegacyLogprobs> legacy;  // the completions lists
+  size_t streamed = 0;                     // entries already sent in chunks
+
+  size_t size() const { return chat ? entries.size() : legacy->size(); }
+  void Add(const TokenLogprob& lp) {
+    if (chat) {
+      entries.push_back(ChatLogprobEntry(tok, lp));
+    } else {
+      legacy->Add(lp);
+    }
+  }
+  json Since(size_t from) const {
+    if (!chat) return legacy->ToJson(from);
+    json content = json::array();
+    for (size_t i = from; i < entries.size(); ++i) content.push_back(entries[i]);
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+  }
+  // The entries since the last chunk, for the next one (null when there are none).
+  json TakeForChunk() {
+    if (size() == streamed) return nullptr;
+    json out = Since(streamed);
+    streamed = size();
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -74,6 +116,18 @@ struct HttpServer::InFlight {
   std::vector<std::string> finish;       // "" while running
   std::vector<ChoiceResult> results;     // accumulated text (whole responses)
   std::vector<bool> role_sent;
+  std::vector<std::unique_ptr<ChoiceLogprobs>> logprobs;  // per choice; null when not asked
+  std::vector<size_t> logprobs_taken;  // generated tokens' logprobs moved from the job
+  // echo: the prompt comes first in each choice's text, its tokens first in its logprobs.
+  struct Echo {
+    std::vector<int> ids;  // the prompt as fed
+    size_t skip = 0;       // leading ids the server added (the BOS), not echoed
+    std::string text;
+    bool done = false;
+  };
+  std::vector<Echo> echo;            // per choice; empty without echo
+  std::vector<int> cached;           // per choice: prompt tokens served from the prompt cache
+  int choices_per_prompt = 1;
   int prompt_tokens = 0;
   bool include_usage = false;
   uint64_t version = 0;
@@ -96,6 +150,8 @@ struct HttpServer::InFlight {
     Usage u;
     u.prompt_tokens = prompt_tokens;
     for (const auto& t : text) u.completion_tokens += t->tokens();
+    // A prompt counts once: its first choice's reuse (the others copy that choice's prefill).
+    for (size_t i = 0; i < cached.size(); i += static_cast<size_t>(choices_per_prompt)) u.cached_tokens += cached[i];
     return u;
   }
 
@@ -105,11 +161,22 @@ struct HttpServer::InFlight {
   void Pump(Emit&& emit) {
     for (size_t i = 0; i < text.size(); ++i) {
       if (!finish[i].empty()) continue;
-      const Job::Progress p = job->Read(i);
+      const bool echo_now = !echo.empty() && !echo[i].done;
+      const size_t logprobs_from = logprobs_taken[i];
+      const Job::Progress p = job->Read(i, logprobs_from, echo_now && logprobs[i]);
+      if (p.prefilled) cached[i] = p.cached_prompt_tokens;
+      SplitDelta d;
+      if (echo_now && p.prefilled) EchoPrompt(i, p, d);
       std::span<const int> fresh(p.tokens.data() + consumed[i], p.tokens.size() - consumed[i]);
       if (consumed[i] == 0 && !fresh.empty()) FirstToken(i);
       consumed[i] = p.tokens.size();
-      SplitDelta d = text[i]->Feed(fresh);
+      Append(d, text[i]->Feed(fresh));
+      // Logprobs for the tokens whose text is shown (not an end id, nothing past a stop).
+      if (logprobs[i]) {
+        for (size_t shown = static_cast<size_t>(text[i]->shown_tokens()); logprobs_taken[i] < shown; ++logprobs_taken[i]) {
+          logprobs[i]->Add(p.logprobs[logprobs_taken[i] - logprobs_from]);
+        }
+      }
       std::string reason;
       if (text[i]->stopped()) {
         job->Cancel(i);  // a stop string or end id: no need for more tokens
@@ -124,6 +191,21 @@ struct HttpServer::InFlight {
   }
 
  private:
+  void EchoPrompt(size_t i, const Job::Progress& p, SplitDelta& d) {
+    Echo& e = echo[i];
+    e.done = true;
+    d.content = e.text;
+    if (!logprobs[i]) return;
+    LegacyLogprobs& lists = *logprobs[i]->legacy;
+    for (size_t j = e.skip; j < e.ids.size(); ++j) {
+      // prompt_logprobs[j - 1] is token j's; nothing predicts token 0.
+      if (j == 0) {
+        lists.AddUnpredicted(e.ids[0]);
+      } else {
+        lists.Add(p.prompt_logprobs[j - 1]);
+      }
+    }
+  }
   void FirstToken(size_t i) {
     first_token.resize(text.size());
     first_token[i] = Clock::now();
@@ -212,10 +294,7 @@ void HttpServer::Routes() {
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (AnswerCors(req, res)) return httplib::Server::HandlerResponse::Handled;
     // The model list stays open like /health, so that a client can discover the server first.
-    const bool open_route = req.method == "GET" && RouteLabel(req.path).rfind("/v1/models", 0) == 0;
-    if (options_.api_key.empty() || req.path.rfind("/v1/", 0) != 0 || open_route) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
+    if (options_.api_key.empty() || !NeedsKey(req)) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) == 0 && SameSecret(auth.substr(prefix.size()), options_.api_key)) {
@@ -272,6 +351,23 @@ void HttpServer::Routes() {
   http_->Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
   http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleChat(req, res); });
   http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleCompletion(req, res); });
+  http_->Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseBody(req);
+    if (!body.ok()) return SendError(res, BadRequest(body.status()));
+    auto out = Tokenize(*tok_, *body, options_.engine.context);
+    if (!out.ok()) return SendError(res, BadRequest(out.status()));
+    SendJson(res, 200, *out);
+  });
+  http_->Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = ParseBody(req);
+    if (!body.ok()) return SendError(res, BadRequest(body.status()));
+    auto out = Detokenize(*tok_, *body);
+    if (!out.ok()) return SendError(res, BadRequest(out.status()));
+    SendJson(res, 200, *out);
+  });
+  http_->Get("/tokenizer_info", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, TokenizerInfo(*tok_, options_.engine.context));
+  });
 }
 
 bool HttpServer::AnswerCors(const httplib::Request& req, httplib::Response& res) const {
@@ -363,12 +459,22 @@ void HttpServer::HandleCompletion(const httplib::Request& req, httplib::Response
     Prompt p;
     if (cp.is_ids) {
       p.ids = cp.ids;
+      if (parsed->params.echo) {
+        std::vector<int32_t> known(cp.ids.begin(), cp.ids.end());
+        auto text = tok_->Decode(known);
+        if (!text.ok()) return SendError(res, BadRequest(text.status().WithContext(fmt::format("prompt[{}]", i))));
+        p.text = std::move(*text);
+      }
     } else {
       auto ids = tok_->Encode(cp.text);
       if (!ids.ok()) return SendError(res, BadRequest(ids.status().WithContext("prompt")));
       // A plain-text prompt starts a document: BOS first, unless the text already has it.
-      if (tok_->bos_id() >= 0 && (ids->empty() || ids->front() != tok_->bos_id())) p.ids.push_back(tok_->bos_id());
+      if (tok_->bos_id() >= 0 && (ids->empty() || ids->front() != tok_->bos_id())) {
+        p.ids.push_back(tok_->bos_id());
+        p.added = 1;
+      }
       p.ids.insert(p.ids.end(), ids->begin(), ids->end());
+      p.text = cp.text;
     }
     if (p.ids.empty()) return SendError(res, BadRequest(InvalidArgument("prompt: the prompt has no tokens")));
     prompts.push_back(std::move(p));
@@ -383,9 +489,10 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
   std::vector<SequenceSpec> specs;
   auto run = std::make_shared<InFlight>();
   std::random_device entropy;
+  const bool echo_only = params.echo && params.max_tokens && *params.max_tokens == 0;
   for (const Prompt& p : prompts) {
     const int64_t len = static_cast<int64_t>(p.ids.size());
-    if (len >= context) {
+    if (len > context || (len == context && !echo_only)) {
       ApiError e = BadRequest(InvalidArgument("{}: the prompt is {} tokens, more than the context of {} allows",
                                               endpoint == Endpoint::kChat ? "messages" : "prompt", len, context));
       return SendError(res, e);
@@ -399,7 +506,13 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
       s.sampler.seed = params.has_seed ? params.sampler.seed + j : (uint64_t{entropy()} << 32 | entropy());
       s.max_tokens = params.max_tokens ? *params.max_tokens : static_cast<int>(context - len);
       s.stop_ids = EndIds(params.ignore_eos);
+      s.logprobs = params.logprobs;
+      // Echo needs the prompt's logprobs when asked for them, or when it is all there is to do.
+      if (params.echo && (params.logprobs >= 0 || echo_only)) s.prompt_logprobs = std::max(params.logprobs, 0);
       specs.push_back(std::move(s));
+      if (params.echo) run->echo.push_back({p.ids, p.added, p.text, false});
+      run->logprobs.push_back(params.logprobs >= 0 ? std::make_unique<ChoiceLogprobs>(*tok_, endpoint == Endpoint::kChat)
+                                                   : nullptr);
 
       ChoiceTextOptions t;
       t.stop = params.stop;
@@ -421,6 +534,9 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
   run->consumed.assign(n, 0);
   run->finish.assign(n, "");
   run->role_sent.assign(n, false);
+  run->logprobs_taken.assign(n, 0);
+  run->cached.assign(n, 0);
+  run->choices_per_prompt = params.n;
   run->include_usage = params.include_usage;
   in_flight_.fetch_add(1);
   run->in_flight = &in_flight_;
@@ -448,6 +564,9 @@ void HttpServer::Answer(std::shared_ptr<InFlight> run, httplib::Response& res) {
     const Status err = run->job->error();
     if (!err.ok()) return SendError(res, ServerError(err.message()));
   }
+  for (size_t i = 0; i < run->results.size(); ++i) {
+    if (run->logprobs[i]) run->results[i].logprobs = run->logprobs[i]->Since(0);
+  }
   SendJson(res, 200, WholeResponse(run->header, run->results, run->usage()));
 }
 
@@ -464,8 +583,12 @@ void HttpServer::Stream(std::shared_ptr<InFlight> run, httplib::Response& res) {
         run->Pump([&](size_t i, const SplitDelta& d, const std::string& reason) {
           const bool role = run->header.endpoint == Endpoint::kChat && !run->role_sent[i];
           run->role_sent[i] = true;
-          // Content first, then the finish_reason in its own chunk, as OpenAI does.
-          if (role || !d.empty()) out += SseEvent(ChunkFor(run->header, static_cast<int>(i), role, d.reasoning, d.content, ""));
+          // Content (with its tokens' logprobs) first, then the finish_reason in its own chunk,
+          // as OpenAI does. Tokens that add no text yet (part of a character) still send theirs.
+          const json logprobs = run->logprobs[i] ? run->logprobs[i]->TakeForChunk() : json(nullptr);
+          if (role || !d.empty() || !logprobs.is_null()) {
+            out += SseEvent(ChunkFor(run->header, static_cast<int>(i), role, d.reasoning, d.content, "", logprobs));
+          }
           if (!reason.empty()) out += SseEvent(ChunkFor(run->header, static_cast<int>(i), false, "", "", reason));
         });
         const Status err = run->job->error();

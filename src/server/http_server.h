@@ -5,11 +5,13 @@
 //   GET  /v1/models[/{id}]      the one served model
 //   GET  /health                {"status": "ok"} (503 "draining" while shutting down) + engine counters
 //   GET  /metrics               Prometheus text format (server/metrics.h)
+//   POST /tokenize, /detokenize, GET /tokenizer_info   the tokenizer (server/tokenizer_api.h)
 //   GET  /                      the chat page
 //
 // Requests run on the continuous-batching engine (batch_engine.h); each HTTP request holds a
 // worker thread while it waits for its tokens. Errors are OpenAI-shaped JSON (openai_format.h).
-// With an API key, every /v1/ route but GET /v1/models needs "Authorization: Bearer KEY" (401
+// With an API key, every /v1/ route but GET /v1/models, and the tokenizer's routes, need
+// "Authorization: Bearer KEY" (401
 // otherwise); the page, /health, /metrics and the model list stay open so a browser can load the
 // page, a client can discover the model and a supervisor can probe. With --cors-origin, browser
 // pages of those origins may call the API (preflights answered, Access-Control-Allow-Origin set).
@@ -79,6 +81,8 @@ class HttpServer {
   struct Prompt {
     std::vector<int> ids;
     bool opens_reasoning = false;
+    size_t added = 0;   // leading ids the server added (a BOS before a text prompt)
+    std::string text;   // completions: what echo returns
   };
   // Shared by both endpoints: checks the context, submits, then answers whole or streamed.
   void Generate(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,

@@ -84,6 +84,9 @@ std::string ServerMetrics::Render(const EngineStats& engine, const EngineOptions
   }
   Scalar(out, "gorae_prompt_tokens_total", "counter", "Prompt tokens of the generation requests admitted.",
          static_cast<double>(prompt_tokens_.load()));
+  Scalar(out, "gorae_prompt_tokens_cached_total", "counter",
+         "Prompt tokens the engine took from its prompt cache instead of prefilling them.",
+         static_cast<double>(engine.cached_prompt_tokens));
   Scalar(out, "gorae_generation_tokens_total", "counter", "Tokens sampled by the engine.",
          static_cast<double>(engine.generated));
   ttft_.Render(out, "gorae_time_to_first_token_seconds",

@@ -49,7 +49,8 @@ ApiError Overloaded() {
 json Usage::ToJson() const {
   return {{"prompt_tokens", prompt_tokens},
           {"completion_tokens", completion_tokens},
-          {"total_tokens", prompt_tokens + completion_tokens}};
+          {"total_tokens", prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
 }
 
 json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceResult>& choices, const Usage& usage) {
@@ -62,7 +63,7 @@ json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceResult>& cho
   json list = json::array();
   for (size_t i = 0; i < choices.size(); ++i) {
     const ChoiceResult& c = choices[i];
-    json choice = {{"index", i}, {"logprobs", nullptr}, {"finish_reason", c.finish_reason}};
+    json choice = {{"index", i}, {"logprobs", c.logprobs}, {"finish_reason", c.finish_reason}};
     if (chat) {
       json message = {{"role", "assistant"}, {"content", c.content}};
       // Present only when the model reasoned, as DeepSeek's API and llama.cpp do.
@@ -79,9 +80,9 @@ json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceResult>& cho
 }
 
 json ChunkFor(const ResponseHeader& h, int index, bool role, const std::string& reasoning, const std::string& content,
-              const std::string& finish_reason) {
+              const std::string& finish_reason, const json& logprobs) {
   const bool chat = h.endpoint == Endpoint::kChat;
-  json choice = {{"index", index}, {"logprobs", nullptr}, {"finish_reason", NullIfEmpty(finish_reason)}};
+  json choice = {{"index", index}, {"logprobs", logprobs}, {"finish_reason", NullIfEmpty(finish_reason)}};
   if (chat) {
     json delta = json::object();
     if (role) delta["role"] = "assistant";

@@ -36,11 +36,13 @@ struct ChoiceResult {
   std::string reasoning;
   bool has_reasoning = false;
   std::string finish_reason;  // "stop" or "length"
+  nlohmann::json logprobs;    // null, or the choice's logprobs object (logprob_format.h)
 };
 
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens served from the prompt cache (prompt_tokens_details)
   nlohmann::json ToJson() const;
 };
 
@@ -55,9 +57,11 @@ struct ResponseHeader {
 nlohmann::json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceResult>& choices, const Usage& usage);
 
 // A streamed chunk for one choice. Chat: `role` adds "role": "assistant" to the delta;
-// reasoning/content are added when non-empty; finish_reason "" -> null.
+// reasoning/content are added when non-empty; finish_reason "" -> null; logprobs: the chunk's
+// tokens' (null when not asked).
 nlohmann::json ChunkFor(const ResponseHeader& h, int index, bool role, const std::string& reasoning,
-                        const std::string& content, const std::string& finish_reason);
+                        const std::string& content, const std::string& finish_reason,
+                        const nlohmann::json& logprobs = nullptr);
 // The final usage chunk of stream_options.include_usage (no choices).
 nlohmann::json UsageChunk(const ResponseHeader& h, const Usage& usage);
 

@@ -81,6 +81,8 @@ class Tokenizer {
   Result<std::string> RenderChat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
   // The template kind, or the reason there is none.
   const Result<ChatTemplateKind>& chat_template() const { return chat_template_; }
+  // The template's Jinja text as tokenizer_config.json gives it ("" when there is none).
+  const std::string& chat_template_text() const { return chat_template_text_; }
 
   const BpeModel& model() const { return model_; }
 

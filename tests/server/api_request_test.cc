@@ -59,7 +59,11 @@ TEST(ParseChatRequest, NamesTheBadField) {
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"stream", "yes"}})), "stream");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"stop", json::array({"a", 1})}})), "stop[1]");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"seed", "1"}})), "seed");
-  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"logprobs", true}})), "logprobs");
+  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"logprobs", 3}})), "logprobs");
+  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"logprobs", true}, {"top_logprobs", 21}})), "top_logprobs");
+  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"logprobs", true}, {"top_logprobs", -1}})), "top_logprobs");
+  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"top_logprobs", 2}})), "top_logprobs");
+  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"echo", true}})), "echo");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"presence_penalty", 0.5}})), "presence_penalty");
   EXPECT_EQ(FieldOf(ChatError({{"messages", "hi"}})), "messages");
   EXPECT_EQ(FieldOf(ChatError(json::object())), "messages");
@@ -75,6 +79,32 @@ TEST(ParseChatRequest, NeutralValuesOfUnsupportedFieldsAreAccepted) {
   auto r = ParseChatRequest({{"messages", kMessages}, {"logprobs", false}, {"presence_penalty", 0},
                              {"frequency_penalty", 0.0}, {"user", "u"}, {"response_format", {{"type", "text"}}}});
   EXPECT_TRUE(r.ok()) << r.status().message();
+}
+
+TEST(ParseChatRequest, Logprobs) {
+  auto none = ParseChatRequest({{"messages", kMessages}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->params.logprobs, -1);
+  auto plain = ParseChatRequest({{"messages", kMessages}, {"logprobs", true}});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->params.logprobs, 0);
+  auto top = ParseChatRequest({{"messages", kMessages}, {"logprobs", true}, {"top_logprobs", 20}});
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top->params.logprobs, 20);
+}
+
+TEST(ParseCompletionRequest, LogprobsAndEcho) {
+  auto r = ParseCompletionRequest({{"prompt", "abc"}, {"logprobs", 5}, {"echo", true}, {"max_tokens", 0}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->params.logprobs, 5);
+  EXPECT_TRUE(r->params.echo);
+  EXPECT_EQ(*r->params.max_tokens, 0);
+  auto error = [](json body) { return FieldOf(ParseCompletionRequest(body).status().message()); };
+  EXPECT_EQ(error({{"prompt", "a"}, {"max_tokens", 0}}), "max_tokens");  // 0 needs echo
+  EXPECT_EQ(error({{"prompt", "a"}, {"logprobs", true}}), "logprobs");   // the legacy field is a count
+  EXPECT_EQ(error({{"prompt", "a"}, {"logprobs", 21}}), "logprobs");
+  EXPECT_EQ(error({{"prompt", "a"}, {"top_logprobs", 2}}), "top_logprobs");
+  EXPECT_EQ(error({{"prompt", "a"}, {"echo", "yes"}}), "echo");
 }
 
 TEST(ParseCompletionRequest, PromptForms) {

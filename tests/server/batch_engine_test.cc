@@ -327,12 +327,16 @@ TEST_F(BatchEngineTest, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
     ASSERT_EQ(lp.top.size(), static_cast<size_t>(top));
     for (size_t k = 0; k < lp.top.size(); ++k) {
       EXPECT_NEAR(lp.top[k].second, ref[position][static_cast<size_t>(lp.top[k].first)], 1e-4);
-      if (k > 0) EXPECT_GE(lp.top[k - 1].second, lp.top[k].second);
+      if (k > 0) {
+        EXPECT_GE(lp.top[k - 1].second, lp.top[k].second);
+      }
     }
     // No id outside the list is more likely than its last entry.
     for (size_t v = 0; v < ref[position].size(); ++v) {
       const bool listed = std::any_of(lp.top.begin(), lp.top.end(), [&](auto& e) { return e.first == int(v); });
-      if (!listed) EXPECT_LE(ref[position][v], lp.top.back().second + 1e-6);
+      if (!listed) {
+        EXPECT_LE(ref[position][v], lp.top.back().second + 1e-6);
+      }
     }
   };
   for (size_t t = 0; t + 1 < prompt.size(); ++t) {
