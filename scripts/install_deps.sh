@@ -33,15 +33,15 @@ fi
 
 # The server's tests drive `gorae serve` with the official OpenAI client and the chat page with
 # headless Chromium (tests/server/). They skip (ctest "Skipped") when these are missing.
-if ! python3 -c "import openai, prometheus_client" >/dev/null 2>&1; then
-  echo "[install_deps] installing the openai and prometheus-client Python packages (server tests)"
+if ! python3 -c "import openai, prometheus_client, ollama" >/dev/null 2>&1; then
+  echo "[install_deps] installing the openai, prometheus-client and ollama Python packages (server tests)"
   if ! python3 -m pip --version >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip
   fi
   # Pinned: the versions the server tests pass with (a fresh machine would otherwise get whatever
   # pip resolves that day).
-  PY_TEST_PKGS=(openai==3.57.0 pydantic==2.13.4 prometheus-client==0.26.0)
+  PY_TEST_PKGS=(openai==3.57.0 pydantic==2.13.4 prometheus-client==0.26.0 ollama==0.6.3 httpx==0.29.0)
   python3 -m pip install -q "${PY_TEST_PKGS[@]}" || python3 -m pip install -q --break-system-packages "${PY_TEST_PKGS[@]}"
 fi
 if ! command -v chromium >/dev/null 2>&1; then

@@ -47,6 +47,7 @@ int RunServe(ServeOptions& o) {
   so.engine.vocab_limit = (*tok)->vocab_size();  // padded ids past the tokenizer have no text
   so.drain_timeout = std::chrono::seconds(o.drain_seconds);
   so.max_body_bytes = o.max_body_mb << 20;
+  so.model_path = o.model.model_dir;
   if (so.model_name.empty()) {
     so.model_name = std::filesystem::path(o.model.model_dir).lexically_normal().filename().string();
     if (so.model_name.empty()) so.model_name = std::filesystem::path(o.model.model_dir).parent_path().filename().string();

@@ -8,9 +8,7 @@
 #include <fmt/format.h>
 
 #include "server/chat_page.h"
-#include "server/choice_text.h"
-#include "server/logprob_format.h"
-#include "server/metrics.h"
+#include "server/in_flight.h"
 #include "server/tokenizer_api.h"
 
 namespace gorae::server {
@@ -48,14 +46,12 @@ Result<json> ParseBody(const httplib::Request& req) {
   return body;
 }
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsBetween(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // The metrics label of a request path: one of the routes, never the raw path of an unknown one.
 std::string_view RouteLabel(const std::string& path) {
   for (std::string_view r : {"/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions",
-                             "/tokenize", "/detokenize", "/tokenizer_info"}) {
+                             "/tokenize", "/detokenize", "/tokenizer_info", "/api/version", "/api/tags", "/api/ps",
+                             "/api/show", "/api/chat", "/api/generate"}) {
     if (path == r) return r;
   }
   if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
@@ -69,157 +65,11 @@ int64_t UnixNow() {
 // The routes an API key guards: all of /v1/ but the model list, and the tokenizer's.
 bool NeedsKey(const httplib::Request& req) {
   if (req.path.rfind("/v1/", 0) == 0) return !(req.method == "GET" && RouteLabel(req.path).rfind("/v1/models", 0) == 0);
+  if (req.path == "/api/chat" || req.path == "/api/generate" || req.path == "/api/show") return true;
   return req.path == "/tokenize" || req.path == "/detokenize" || req.path == "/tokenizer_info";
 }
 
-// One choice's logprobs in its endpoint's shape, gathered as its tokens are shown.
-struct ChoiceLogprobs {
-  explicit ChoiceLogprobs(const tokenizer::Tokenizer& tok, bool chat)
-      : tok(tok), chat(chat), legacy(chat ? nullptr : std::make_unique<LegacyLogprobs>(tok)) {}
-  const tokenizer::Tokenizer& tok;
-  const bool chat;
-  json entries = json::array();            // chat's content entries
-  std::unique_ptr<LegacyLogprobs> legacy;  // the completions lists
-  size_t streamed = 0;                     // entries already sent in chunks
-
-  size_t size() const { return chat ? entries.size() : legacy->size(); }
-  void Add(const TokenLogprob& lp) {
-    if (chat) {
-      entries.push_back(ChatLogprobEntry(tok, lp));
-    } else {
-      legacy->Add(lp);
-    }
-  }
-  json Since(size_t from) const {
-    if (!chat) return legacy->ToJson(from);
-    json content = json::array();
-    for (size_t i = from; i < entries.size(); ++i) content.push_back(entries[i]);
-    return {{"content", std::move(content)}, {"refusal", nullptr}};
-  }
-  // The entries since the last chunk, for the next one (null when there are none).
-  json TakeForChunk() {
-    if (size() == streamed) return nullptr;
-    json out = Since(streamed);
-    streamed = size();
-    return out;
-  }
-};
-
 }  // namespace
-
-// One generation request in flight: the engine job and the text pipeline of each choice.
-struct HttpServer::InFlight {
-  ResponseHeader header;
-  std::shared_ptr<Job> job;
-  std::vector<std::unique_ptr<ChoiceText>> text;
-  std::vector<size_t> consumed;          // ids of each choice already fed to its text
-  std::vector<std::string> finish;       // "" while running
-  std::vector<ChoiceResult> results;     // accumulated text (whole responses)
-  std::vector<bool> role_sent;
-  std::vector<std::unique_ptr<ChoiceLogprobs>> logprobs;  // per choice; null when not asked
-  std::vector<size_t> logprobs_taken;  // generated tokens' logprobs moved from the job
-  // echo: the prompt comes first in each choice's text, its tokens first in its logprobs.
-  struct Echo {
-    std::vector<int> ids;  // the prompt as fed
-    size_t skip = 0;       // leading ids the server added (the BOS), not echoed
-    std::string text;
-    bool done = false;
-  };
-  std::vector<Echo> echo;            // per choice; empty without echo
-  std::vector<int> cached;           // per choice: prompt tokens served from the prompt cache
-  int choices_per_prompt = 1;
-  int prompt_tokens = 0;
-  bool include_usage = false;
-  uint64_t version = 0;
-  std::atomic<int>* in_flight = nullptr;
-  ServerMetrics* metrics = nullptr;
-  Clock::time_point start = Clock::now();  // the request's arrival
-  std::vector<Clock::time_point> first_token;  // per choice, once it has one
-  bool saw_first_token = false;
-
-  ~InFlight() {
-    if (job) job->Cancel();  // a client gone mid-way: free the slots now
-    if (in_flight) in_flight->fetch_sub(1);
-  }
-
-  bool Done() const {
-    return std::all_of(finish.begin(), finish.end(), [](const std::string& f) { return !f.empty(); });
-  }
-
-  Usage usage() const {
-    Usage u;
-    u.prompt_tokens = prompt_tokens;
-    for (const auto& t : text) u.completion_tokens += t->tokens();
-    // A prompt counts once: its first choice's reuse (the others copy that choice's prefill).
-    for (size_t i = 0; i < cached.size(); i += static_cast<size_t>(choices_per_prompt)) u.cached_tokens += cached[i];
-    return u;
-  }
-
-  // Moves what the engine produced since the last call through each choice's text pipeline;
-  // `emit(i, delta, finish_reason)` is called for each change (finish_reason "" while running).
-  template <typename Emit>
-  void Pump(Emit&& emit) {
-    for (size_t i = 0; i < text.size(); ++i) {
-      if (!finish[i].empty()) continue;
-      const bool echo_now = !echo.empty() && !echo[i].done;
-      const size_t logprobs_from = logprobs_taken[i];
-      const Job::Progress p = job->Read(i, logprobs_from, echo_now && logprobs[i]);
-      if (p.prefilled) cached[i] = p.cached_prompt_tokens;
-      SplitDelta d;
-      if (echo_now && p.prefilled) EchoPrompt(i, p, d);
-      std::span<const int> fresh(p.tokens.data() + consumed[i], p.tokens.size() - consumed[i]);
-      if (consumed[i] == 0 && !fresh.empty()) FirstToken(i);
-      consumed[i] = p.tokens.size();
-      Append(d, text[i]->Feed(fresh));
-      // Logprobs for the tokens whose text is shown (not an end id, nothing past a stop).
-      if (logprobs[i]) {
-        for (size_t shown = static_cast<size_t>(text[i]->shown_tokens()); logprobs_taken[i] < shown; ++logprobs_taken[i]) {
-          logprobs[i]->Add(p.logprobs[logprobs_taken[i] - logprobs_from]);
-        }
-      }
-      std::string reason;
-      if (text[i]->stopped()) {
-        job->Cancel(i);  // a stop string or end id: no need for more tokens
-        reason = "stop";
-      } else if (p.done) {
-        reason = p.finish == FinishReason::kStop ? "stop" : "length";
-      }
-      if (!reason.empty()) Append(d, text[i]->Finish());
-      if (!d.empty() || !reason.empty()) emit(i, d, reason);
-      if (!reason.empty()) Finished(i, reason, p.tokens.size());
-    }
-  }
-
- private:
-  void EchoPrompt(size_t i, const Job::Progress& p, SplitDelta& d) {
-    Echo& e = echo[i];
-    e.done = true;
-    d.content = e.text;
-    if (!logprobs[i]) return;
-    LegacyLogprobs& lists = *logprobs[i]->legacy;
-    for (size_t j = e.skip; j < e.ids.size(); ++j) {
-      // prompt_logprobs[j - 1] is token j's; nothing predicts token 0.
-      if (j == 0) {
-        lists.AddUnpredicted(e.ids[0]);
-      } else {
-        lists.Add(p.prompt_logprobs[j - 1]);
-      }
-    }
-  }
-  void FirstToken(size_t i) {
-    first_token.resize(text.size());
-    first_token[i] = Clock::now();
-    if (!saw_first_token && metrics) metrics->ObserveTimeToFirstToken(SecondsBetween(start, first_token[i]));
-    saw_first_token = true;
-  }
-  void Finished(size_t i, const std::string& reason, size_t tokens) {
-    finish[i] = reason;
-    if (!metrics) return;
-    const Clock::time_point now = Clock::now();
-    if (tokens > 1) metrics->ObserveTimePerOutputToken(SecondsBetween(first_token[i], now) / double(tokens - 1));
-    if (Done()) metrics->ObserveRequestDuration(SecondsBetween(start, now));
-  }
-};
 
 HttpServer::HttpServer(const Model& model, std::shared_ptr<const tokenizer::Tokenizer> tokenizer, ServerOptions options)
     : model_(model), tok_(std::move(tokenizer)), options_(std::move(options)) {
@@ -351,6 +201,7 @@ void HttpServer::Routes() {
   http_->Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) { HandleModels(req, res); });
   http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleChat(req, res); });
   http_->Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { HandleCompletion(req, res); });
+  OllamaRoutes();
   http_->Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
     auto body = ParseBody(req);
     if (!body.ok()) return SendError(res, BadRequest(body.status()));
@@ -484,8 +335,18 @@ void HttpServer::HandleCompletion(const httplib::Request& req, httplib::Response
 
 void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,
                           httplib::Response& res) {
+  Started st = Start(endpoint, std::move(prompts), params, endpoint == Endpoint::kChat, options_.engine.context);
+  if (!st.run) return SendError(res, st.error);
+  if (params.stream) {
+    Stream(std::move(st.run), res);
+  } else {
+    Answer(std::move(st.run), res);
+  }
+}
+
+HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,
+                                      bool split_reasoning, int64_t context) {
   const Clock::time_point start = Clock::now();
-  const int64_t context = options_.engine.context;
   std::vector<SequenceSpec> specs;
   auto run = std::make_shared<InFlight>();
   std::random_device entropy;
@@ -493,9 +354,8 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
   for (const Prompt& p : prompts) {
     const int64_t len = static_cast<int64_t>(p.ids.size());
     if (len > context || (len == context && !echo_only)) {
-      ApiError e = BadRequest(InvalidArgument("{}: the prompt is {} tokens, more than the context of {} allows",
-                                              endpoint == Endpoint::kChat ? "messages" : "prompt", len, context));
-      return SendError(res, e);
+      return {nullptr, BadRequest(InvalidArgument("{}: the prompt is {} tokens, more than the context of {} allows",
+                                                  endpoint == Endpoint::kChat ? "messages" : "prompt", len, context))};
     }
     run->prompt_tokens += static_cast<int>(len);
     for (int j = 0; j < params.n; ++j) {
@@ -517,7 +377,7 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
       ChoiceTextOptions t;
       t.stop = params.stop;
       t.end_ids = s.stop_ids;
-      t.split_reasoning = endpoint == Endpoint::kChat;
+      t.split_reasoning = split_reasoning;
       t.starts_in_reasoning = p.opens_reasoning;
       run->text.push_back(std::make_unique<ChoiceText>(*tok_, std::move(t)));
     }
@@ -526,8 +386,8 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
   run->results.resize(n);
   for (size_t i = 0; i < n; ++i) run->results[i].has_reasoning = prompts[i / params.n].opens_reasoning;
   Admission a = engine_->Submit(std::move(specs));
-  if (!a.error.ok()) return SendError(res, BadRequest(a.error));
-  if (a.overloaded || !a.job) return SendError(res, Overloaded());
+  if (!a.error.ok()) return {nullptr, BadRequest(a.error)};
+  if (a.overloaded || !a.job) return {nullptr, Overloaded()};
 
   run->header = {endpoint, NewRequestId(endpoint), UnixNow(), options_.model_name};
   run->job = std::move(a.job);
@@ -543,11 +403,7 @@ void HttpServer::Generate(Endpoint endpoint, std::vector<Prompt> prompts, const 
   run->metrics = metrics_.get();
   run->start = start;
   metrics_->AddPromptTokens(run->prompt_tokens);
-  if (params.stream) {
-    Stream(std::move(run), res);
-  } else {
-    Answer(std::move(run), res);
-  }
+  return {std::move(run), {}};
 }
 
 void HttpServer::Answer(std::shared_ptr<InFlight> run, httplib::Response& res) {

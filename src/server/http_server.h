@@ -40,6 +40,7 @@ struct Response;
 namespace gorae::server {
 
 class ServerMetrics;
+struct InFlight;  // one generation request being answered (in_flight.h)
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -47,6 +48,7 @@ struct ServerOptions {
   std::string api_key;                   // "" : no authentication
   std::vector<std::string> cors_origins; // origins whose pages may call the API ("*": any); none: same-origin only
   std::string model_name = "gorae";      // reported by /v1/models and in responses
+  std::string model_path;                // the model file or directory (its size and date for /api/tags)
   size_t max_body_bytes = 8 << 20;       // larger bodies get 413
   std::chrono::milliseconds drain_timeout{30000};
   EngineOptions engine;
@@ -77,16 +79,28 @@ class HttpServer {
   // Sets the CORS headers of an allowed Origin; answers a preflight (true: nothing else to do).
   bool AnswerCors(const httplib::Request& req, httplib::Response& res) const;
 
-  struct InFlight;  // one generation request being answered
   struct Prompt {
     std::vector<int> ids;
     bool opens_reasoning = false;
     size_t added = 0;   // leading ids the server added (a BOS before a text prompt)
     std::string text;   // completions: what echo returns
   };
-  // Shared by both endpoints: checks the context, submits, then answers whole or streamed.
+  // Shared by every generation route: checks each prompt against `context`, submits all
+  // choices; the run, or the error to send.
+  struct Started {
+    std::shared_ptr<InFlight> run;
+    ApiError error;
+  };
+  Started Start(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params, bool split_reasoning,
+                int64_t context);
+  // The OpenAI routes: Start, then answer whole or streamed.
   void Generate(Endpoint endpoint, std::vector<Prompt> prompts, const GenerationParams& params,
                 httplib::Response& res);
+  // The Ollama routes (ollama_routes.cc).
+  void OllamaRoutes();
+  void HandleOllamaGenerate(const httplib::Request& req, httplib::Response& res, bool chat);
+  void OllamaAnswer(std::shared_ptr<InFlight> run, bool chat, httplib::Response& res);
+  void OllamaStream(std::shared_ptr<InFlight> run, bool chat, httplib::Response& res);
   void Answer(std::shared_ptr<InFlight> run, httplib::Response& res);
   void Stream(std::shared_ptr<InFlight> run, httplib::Response& res);
   std::vector<int> EndIds(bool ignore_eos) const;
