@@ -1,6 +1,9 @@
 #include "server/batch_engine.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -105,6 +108,7 @@ struct BatchEngine::Sequence {
   int next = -1;             // last sampled token, fed at the next step
   std::vector<float> logits;  // (rows, vocab): the last step's logits; rows > 1 only for echo chunks
   std::vector<TokenLogprob> prompt_logprobs;  // echo: gathered over the prefill chunks
+  std::optional<GrammarMatcher> matcher;      // where the text is in spec.constraint's grammar
 };
 
 namespace {
@@ -356,6 +360,7 @@ int64_t BatchEngine::StartPrefill(Sequence& s, size_t position_in_active) {
   }
   cache.Reserve(static_cast<int64_t>(prompt.size()) + s.spec.max_tokens);
   s.sampler = std::make_unique<Sampler>(s.spec.sampler);
+  if (s.spec.constraint) s.matcher.emplace(s.spec.constraint->NewMatcher());
   s.history = prompt;
   s.started = true;
   s.prefilled = static_cast<size_t>(best);
@@ -478,7 +483,30 @@ void BatchEngine::Step() {
                                   static_cast<size_t>(vocab));
       const double log_norm = s.spec.logprobs >= 0 ? LogSumExp(last) : 0.0;  // before the mask: the model's own
       MaskPastVocabLimit(last, options_.vocab_limit);
-      const int token = s.sampler->Sample(last, s.history);
+      int token = s.sampler->Sample(last, s.history);
+      if (s.matcher && !s.spec.constraint->Allows(*s.matcher, token)) {
+        // The draw breaks the grammar: draw again among the tokens that keep it. Keeping an
+        // allowed first draw and otherwise drawing from the masked logits samples exactly the
+        // masked distribution (with plain temperature; top-k/p truncate before the mask), and
+        // the mask is computed only when a draw fails.
+        const auto allowed = s.spec.constraint->Mask(*s.matcher);
+        bool any = false;
+        for (size_t v = 0; v < last.size(); ++v) {
+          if (v >= allowed->size() || !(*allowed)[v]) {
+            last[v] = -std::numeric_limits<float>::infinity();
+          } else {
+            any = any || std::isfinite(last[v]);
+          }
+        }
+        if (!any) {  // nothing can continue the grammar (and it cannot end): stop here
+          s.job->Finish(s.index, FinishReason::kStop);
+          touched.push_back(s.job);
+          Release(s);
+          continue;
+        }
+        token = s.sampler->Sample(last, s.history);
+      }
+      if (s.matcher) s.spec.constraint->Advance(*s.matcher, token);
       ++sampled;
       s.history.push_back(token);
       s.next = token;

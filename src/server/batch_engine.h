@@ -32,6 +32,7 @@
 
 #include "core/status.h"
 #include "infer/generate.h"
+#include "infer/grammar.h"
 #include "infer/logprobs.h"
 #include "infer/sampler.h"
 #include "model/kv_cache.h"
@@ -48,6 +49,9 @@ struct SequenceSpec {
   int logprobs = -1;           // >= 0: each sampled token's logprob with this many alternatives
   int prompt_logprobs = -1;    // >= 0: the same for the prompt's tokens (echo); prefills it all
   bool reuse_prefix = true;    // may start from a cached prefix (the engine's prompt_cache too)
+  // When set, every sampled token keeps the text inside this grammar (structured outputs):
+  // a draw that would break it is redrawn among the tokens the grammar allows.
+  std::shared_ptr<const GrammarConstraint> constraint;
 };
 
 // The shared state of one submitted request: tokens per sequence, appended by the engine.

@@ -365,5 +365,60 @@ TEST_F(BatchEngineTest, LogprobsAreTheLogSoftmaxOfTheModelsLogits) {
   EXPECT_NE(engine.Submit({Spec(prompt, 0.0f, 0, 0)}).error.message().find("max_tokens"), std::string::npos);
 }
 
+// Sequences under a grammar, sampled and greedy, batched with an unconstrained one: every
+// constrained output is a whole sentence of the grammar followed by the end id, and the
+// unconstrained sequence is unchanged by its neighbours' masks.
+TEST_F(BatchEngineTest, GrammarConstrainedSequencesAlwaysMatch) {
+  const int64_t vocab = model_->config().vocab_size;
+  const std::string alphabet = "abc{}\":0123456789 xyz";
+  std::vector<std::string> bytes;
+  std::vector<GrammarVocab::Kind> kinds;
+  const int end_id = static_cast<int>(vocab) - 1;
+  for (int64_t id = 0; id < vocab; ++id) {
+    const bool end = id == end_id;
+    // Single characters, and a few two-character tokens so that tokens can span grammar parts.
+    std::string t(1, alphabet[static_cast<size_t>(id) % alphabet.size()]);
+    if (id % 5 == 3) t += alphabet[static_cast<size_t>(id / 5) % alphabet.size()];
+    bytes.push_back(end ? "" : t);
+    kinds.push_back(end ? GrammarVocab::Kind::kEnd : GrammarVocab::Kind::kText);
+  }
+  auto grammar = Grammar::Parse(R"(root ::= "{" "\"" [abc]{1,3} "\":" [1-9] [0-9]? "}")");
+  ASSERT_TRUE(grammar.ok()) << grammar.status().message();
+  auto constraint = std::make_shared<GrammarConstraint>(*grammar, std::make_shared<GrammarVocab>(bytes, kinds));
+  {
+    const auto first = constraint->Mask(constraint->NewMatcher());
+    ASSERT_GT(std::count(first->begin(), first->end(), true), 0) << "no token can start the grammar";
+  }
+
+  EngineOptions o;
+  o.parallel = 4;
+  o.context = 128;
+  BatchEngine engine(*model_, o);
+  std::vector<SequenceSpec> specs;
+  for (int k = 0; k < 6; ++k) {
+    SequenceSpec sp = Spec({2, 3, 4, static_cast<int>(10 + k)}, k == 0 ? 0.0f : 1.0f, 100 + k, 40);
+    sp.stop_ids = {end_id};
+    sp.constraint = constraint;
+    specs.push_back(sp);
+  }
+  const SequenceSpec free_spec = Spec({7, 8, 9}, 0.0f, 0, 12);
+  specs.push_back(free_spec);
+  Admission a = engine.Submit(specs);
+  ASSERT_TRUE(a.job) << a.error.message();
+  ASSERT_TRUE(WaitDone(*a.job));
+  for (size_t i = 0; i + 1 < specs.size(); ++i) {
+    const Job::Progress p = a.job->Read(i);
+    ASSERT_FALSE(p.tokens.empty());
+    EXPECT_EQ(p.tokens.back(), end_id) << "sequence " << i << " did not end by the end id";
+    std::string text;
+    for (size_t t = 0; t + 1 < p.tokens.size(); ++t) text += bytes[static_cast<size_t>(p.tokens[t])];
+    GrammarMatcher m(*grammar);
+    ASSERT_TRUE(m.Accepts(text)) << "sequence " << i << ": " << text;
+    m.Advance(text);
+    EXPECT_TRUE(m.CanEnd()) << "sequence " << i << ": " << text;
+  }
+  EXPECT_EQ(a.job->Read(specs.size() - 1).tokens, Alone(free_spec));
+}
+
 }  // namespace
 }  // namespace gorae::server
