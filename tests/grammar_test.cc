@@ -75,6 +75,14 @@ TEST(Grammar, CharactersSplitAcrossTokens) {
   GrammarMatcher a(ascii);
   EXPECT_FALSE(a.Accepts("\xc3"));
   EXPECT_FALSE(a.Accepts("\xff"));
+  // A lead byte whose shortest completion is overlong cannot pass for a small character.
+  auto digits = Parse(R"(root ::= [0-9]+)");
+  EXPECT_FALSE(GrammarMatcher(digits).Accepts("\xe0"));
+  EXPECT_FALSE(GrammarMatcher(digits).Accepts("\xc1"));
+  EXPECT_FALSE(GrammarMatcher(g).Accepts("x\xe0\x81"));  // E0 81 starts only overlong forms
+  EXPECT_TRUE(GrammarMatcher(g).Accepts("x\xe0\xa0"));
+  EXPECT_FALSE(GrammarMatcher(g).Accepts("x\xed\xae"));  // ED AE starts only surrogates
+  EXPECT_TRUE(GrammarMatcher(g).Accepts("x\xed\x9f"));
 }
 
 TEST(Grammar, BoundedRepetition) {

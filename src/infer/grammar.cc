@@ -68,7 +68,9 @@ std::pair<uint32_t, uint32_t> CompletionsOf(const std::string& partial, int leng
     }
     return cp;
   };
-  return {decode(0x80), decode(0xBF)};
+  // The smallest code point each length may encode (shorter forms are overlong, invalid).
+  static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+  return {std::max(decode(0x80), kMin[length]), std::min<uint32_t>(decode(0xBF), 0x10FFFF)};
 }
 
 bool CouldMatch(const GrammarElement& e, uint32_t lo, uint32_t hi) {
@@ -121,6 +123,8 @@ bool GrammarMatcher::Step(std::string_view bytes, std::vector<Stack>* stacks, st
   if (partial->empty()) return true;
   // An unfinished character: some stack must accept a character it could complete to.
   const auto [lo, hi] = CompletionsOf(*partial, Utf8Length(static_cast<unsigned char>((*partial)[0])));
+  if (lo > hi) return false;  // these bytes start no valid character (E0 81: overlong)
+  if (lo >= 0xD800 && hi <= 0xDFFF) return false;  // only surrogates (ED A0..BF): never valid
   return std::any_of(stacks->begin(), stacks->end(),
                      [&, lo = lo, hi = hi](const Stack& s) { return !s.empty() && CouldMatch(*s.back(), lo, hi); });
 }

@@ -39,8 +39,8 @@ struct GrammarElement {
 class Grammar {
  public:
   // Parses GBNF; InvalidArgument naming the line and what is wrong (an undefined rule, no
-  // root, a left-recursive rule, a rule that can match nothing at all).
-  static Result<std::shared_ptr<const Grammar>> Parse(std::string_view gbnf);
+  // root, a left-recursive rule, a rule that can match nothing at all). `root`: the start rule.
+  static Result<std::shared_ptr<const Grammar>> Parse(std::string_view gbnf, std::string_view root = "root");
 
   using Alternative = std::vector<GrammarElement>;  // ends with a kEnd element
   const std::vector<std::vector<Alternative>>& rules() const { return rules_; }

@@ -13,7 +13,7 @@ namespace gorae {
 
 class GbnfParser {
  public:
-  explicit GbnfParser(std::string_view text) : s_(text) {}
+  GbnfParser(std::string_view text, std::string_view root) : s_(text), root_(root) {}
 
   Result<std::shared_ptr<const Grammar>> Run() {
     auto g = std::make_shared<Grammar>();
@@ -38,8 +38,8 @@ class GbnfParser {
         return InvalidArgument("grammar: rule '{}' is used but not defined", g_->names_[r]);
       }
     }
-    auto root = ids_.find("root");
-    if (root == ids_.end() || !defined_.count(root->second)) return InvalidArgument("grammar: no 'root' rule");
+    auto root = ids_.find(std::string(root_));
+    if (root == ids_.end() || !defined_.count(root->second)) return InvalidArgument("grammar: no '{}' rule", root_);
     g_->root_ = root->second;
     GORAE_RETURN_IF_ERROR(CheckFinite(*g_));
     return std::shared_ptr<const Grammar>(std::move(g));
@@ -339,6 +339,7 @@ class GbnfParser {
   }
 
   std::string_view s_;
+  std::string_view root_;
   size_t i_ = 0;
   Grammar* g_ = nullptr;
   std::map<std::string, int> ids_;
@@ -346,6 +347,8 @@ class GbnfParser {
   std::set<int> generated_;
 };
 
-Result<std::shared_ptr<const Grammar>> Grammar::Parse(std::string_view gbnf) { return GbnfParser(gbnf).Run(); }
+Result<std::shared_ptr<const Grammar>> Grammar::Parse(std::string_view gbnf, std::string_view root) {
+  return GbnfParser(gbnf, root).Run();
+}
 
 }  // namespace gorae

@@ -66,6 +66,44 @@ Status RefuseUnlessNeutral(const json& body, const char* field, const json& neut
   return InvalidArgument("{}: not supported by this server", field);
 }
 
+// response_format ({"type": "text" | "json_object" | "json_schema"}) or llama.cpp's "grammar".
+Status ParseOutputFormat(const json& body, OutputFormat* f) {
+  auto grammar = body.find("grammar");
+  const bool has_grammar = grammar != body.end() && !grammar->is_null();
+  if (has_grammar) {
+    if (!grammar->is_string()) return Expected("grammar", "a string of GBNF rules", *grammar);
+    if (!grammar->get<std::string>().empty()) {
+      f->kind = OutputFormat::Kind::kGrammar;
+      f->gbnf = grammar->get<std::string>();
+      f->field = "grammar";
+    }
+  }
+  auto it = body.find("response_format");
+  if (it == body.end() || it->is_null()) return Status::Ok();
+  if (!it->is_object()) return Expected("response_format", "an object", *it);
+  auto type = it->find("type");
+  if (type == it->end() || !type->is_string()) return InvalidArgument("response_format.type: required (text, json_object or json_schema)");
+  const std::string t = type->get<std::string>();
+  if (t == "text") return Status::Ok();
+  if (f->kind == OutputFormat::Kind::kGrammar) return InvalidArgument("grammar: give either grammar or response_format, not both");
+  if (t == "json_object") {
+    f->kind = OutputFormat::Kind::kJsonObject;
+    f->field = "response_format";
+    return Status::Ok();
+  }
+  if (t != "json_schema") return InvalidArgument("response_format.type: expected text, json_object or json_schema, got '{}'", t);
+  auto js = it->find("json_schema");
+  if (js == it->end() || !js->is_object()) return InvalidArgument("response_format.json_schema: required, an object with a schema");
+  auto schema = js->find("schema");
+  if (schema == js->end() || !(schema->is_object() || schema->is_boolean())) {
+    return InvalidArgument("response_format.json_schema.schema: required, a JSON Schema object");
+  }
+  f->kind = OutputFormat::Kind::kJsonSchema;
+  f->schema = *schema;
+  f->field = "response_format.json_schema.schema";
+  return Status::Ok();
+}
+
 Status ParseParams(const json& body, GenerationParams* p) {
   if (!body.is_object()) return InvalidArgument("body: expected a JSON object, got {}", TypeName(body));
   if (auto it = body.find("model"); it != body.end() && !it->is_null() && !it->is_string()) {
@@ -131,12 +169,7 @@ Status ParseParams(const json& body, GenerationParams* p) {
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "logit_bias", json::object()));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "tools", json::array()));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "best_of", 1));
-  if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
-    if (!it->is_object() || it->value("type", "") != "text") {
-      return InvalidArgument("response_format: only {{\"type\": \"text\"}} is supported");
-    }
-  }
-  return Status::Ok();
+  return ParseOutputFormat(body, &p->format);
 }
 
 // Message content: a string, null, or an array of {"type": "text", "text": ...} parts.
@@ -289,7 +322,10 @@ std::string FieldOf(const std::string& message) {
   if (colon == std::string::npos || colon == 0) return "";
   for (size_t i = 0; i < colon; ++i) {
     const char c = message[i];
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[' || c == ']')) return "";
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[' || c == ']' || c == '$' ||
+          c == '-')) {
+      return "";
+    }
   }
   return message.substr(0, colon);
 }

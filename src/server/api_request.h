@@ -25,6 +25,19 @@
 
 namespace gorae::server {
 
+// What the output must be (structured outputs): free text, any JSON object, JSON that validates
+// against a schema, or a sentence of a GBNF grammar.
+struct OutputFormat {
+  enum class Kind { kText, kJsonObject, kJsonSchema, kGrammar };
+  Kind kind = Kind::kText;
+  nlohmann::json schema;  // kJsonSchema
+  // The same schema with its keys in the order the request wrote them (properties are generated
+  // in that order); set by the route from the raw body, since nlohmann::json sorts keys.
+  nlohmann::ordered_json ordered_schema;
+  std::string gbnf;       // kGrammar
+  std::string field;      // where the request gave it, for errors ("response_format.json_schema.schema")
+};
+
 struct GenerationParams {
   SamplerConfig sampler;           // seed set only if the request gave one
   bool has_seed = false;
@@ -36,6 +49,7 @@ struct GenerationParams {
   bool ignore_eos = false;
   int logprobs = -1;               // -1: none; else each token's logprob and this many alternatives
   bool echo = false;               // completions: the prompt comes back before the completion
+  OutputFormat format;             // response_format / grammar
 };
 
 struct ChatRequest {

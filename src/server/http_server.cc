@@ -9,6 +9,7 @@
 
 #include "server/chat_page.h"
 #include "server/in_flight.h"
+#include "server/structured_output.h"
 #include "server/tokenizer_api.h"
 
 namespace gorae::server {
@@ -60,6 +61,15 @@ std::string_view RouteLabel(const std::string& path) {
 
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The schema of response_format.json_schema as written: its properties are generated in the
+// order the client gave them (nlohmann::json, which parsed the body, sorts keys).
+void KeepSchemaOrder(const std::string& raw, OutputFormat* f) {
+  if (f->kind != OutputFormat::Kind::kJsonSchema) return;
+  auto ordered = nlohmann::ordered_json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  if (ordered.is_discarded()) return;
+  f->ordered_schema = ordered["response_format"]["json_schema"]["schema"];
 }
 
 // The routes an API key guards: all of /v1/ but the model list, and the tokenizer's.
@@ -289,6 +299,7 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   if (!body.ok()) return SendError(res, BadRequest(body.status()));
   auto parsed = ParseChatRequest(*body);
   if (!parsed.ok()) return SendError(res, BadRequest(parsed.status()));
+  KeepSchemaOrder(req.body, &parsed->params.format);
   auto text = tok_->RenderChat(parsed->messages, /*add_generation_prompt=*/true);
   if (!text.ok()) return SendError(res, BadRequest(text.status().WithContext("messages")));
   auto ids = tok_->Encode(*text);  // the template writes the BOS itself
@@ -304,6 +315,7 @@ void HttpServer::HandleCompletion(const httplib::Request& req, httplib::Response
   if (!body.ok()) return SendError(res, BadRequest(body.status()));
   auto parsed = ParseCompletionRequest(*body);
   if (!parsed.ok()) return SendError(res, BadRequest(parsed.status()));
+  KeepSchemaOrder(req.body, &parsed->params.format);
   std::vector<Prompt> prompts;
   for (size_t i = 0; i < parsed->prompts.size(); ++i) {
     const CompletionPrompt& cp = parsed->prompts[i];
@@ -351,6 +363,20 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
   auto run = std::make_shared<InFlight>();
   std::random_device entropy;
   const bool echo_only = params.echo && params.max_tokens && *params.max_tokens == 0;
+  // Structured outputs: one constraint per request (and per whether its prompt opens a think block).
+  std::shared_ptr<const GrammarConstraint> constraints[2];
+  if (params.format.kind != OutputFormat::Kind::kText) {
+    std::call_once(grammar_vocab_once_, [this] {
+      grammar_vocab_ = GrammarVocabOf(*tok_, model_.config().vocab_size, EndIds(/*ignore_eos=*/false));
+    });
+    for (const Prompt& p : prompts) {
+      auto& c = constraints[p.opens_reasoning ? 1 : 0];
+      if (c) continue;
+      auto built = ConstraintFor(params.format, p.opens_reasoning, grammar_vocab_);
+      if (!built.ok()) return {nullptr, BadRequest(built.status())};
+      c = std::move(*built);
+    }
+  }
   for (const Prompt& p : prompts) {
     const int64_t len = static_cast<int64_t>(p.ids.size());
     if (len > context || (len == context && !echo_only)) {
@@ -367,6 +393,7 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
       s.max_tokens = params.max_tokens ? *params.max_tokens : static_cast<int>(context - len);
       s.stop_ids = EndIds(params.ignore_eos);
       s.logprobs = params.logprobs;
+      s.constraint = constraints[p.opens_reasoning ? 1 : 0];
       // Echo needs the prompt's logprobs when asked for them, or when it is all there is to do.
       if (params.echo && (params.logprobs >= 0 || echo_only)) s.prompt_logprobs = std::max(params.logprobs, 0);
       specs.push_back(std::move(s));
@@ -376,7 +403,7 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
 
       ChoiceTextOptions t;
       t.stop = params.stop;
-      t.end_ids = s.stop_ids;
+      t.end_ids = specs.back().stop_ids;  // (s itself was moved from)
       t.split_reasoning = split_reasoning;
       t.starts_in_reasoning = p.opens_reasoning;
       run->text.push_back(std::make_unique<ChoiceText>(*tok_, std::move(t)));

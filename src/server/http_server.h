@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "model/transformer.h"
 #include "server/api_request.h"
 #include "server/batch_engine.h"
+#include "infer/grammar.h"
 #include "server/openai_format.h"
 #include "tokenizer/tokenizer.h"
 
@@ -111,6 +113,8 @@ class HttpServer {
   std::unique_ptr<BatchEngine> engine_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<httplib::Server> http_;
+  std::once_flag grammar_vocab_once_;              // built at the first structured-output request
+  std::shared_ptr<const GrammarVocab> grammar_vocab_;
   std::atomic<int> in_flight_{0};  // generation requests not yet fully answered
   std::atomic<bool> draining_{false};
   std::thread drain_thread_;

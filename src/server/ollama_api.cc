@@ -38,7 +38,16 @@ Result<json> OpenAiFields(const json& body, OllamaRequest* r) {
   out["stream"] = stream == body.end() || stream->is_null() ? true : stream->get<bool>();
   if (auto m = body.find("model"); m != body.end() && !m->is_string()) return InvalidArgument("model: expected a string");
   if (auto f = body.find("format"); f != body.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty())) {
-    return InvalidArgument("format: JSON-constrained output is not supported by this server yet");
+    // "json": any JSON object; an object: a JSON Schema (as response_format json_schema).
+    if (f->is_string() && *f == "json") {
+      r->format.kind = OutputFormat::Kind::kJsonObject;
+    } else if (f->is_object()) {
+      r->format.kind = OutputFormat::Kind::kJsonSchema;
+      r->format.schema = *f;
+    } else {
+      return InvalidArgument("format: expected \"json\" or a JSON Schema object");
+    }
+    r->format.field = "format";
   }
   if (auto t = body.find("tools"); t != body.end() && !t->is_null() && !(t->is_array() && t->empty())) {
     return InvalidArgument("tools: tool calling is not supported by this server yet");
@@ -102,6 +111,7 @@ Result<OllamaRequest> ParseOllamaChat(const json& body) {
   if (!chat.ok()) return Renamed(chat.status());
   r.messages = std::move(chat->messages);
   r.params = chat->params;
+  r.params.format = r.format;
   return r;
 }
 
@@ -139,6 +149,7 @@ Result<OllamaRequest> ParseOllamaGenerate(const json& body) {
   auto chat = ParseChatRequest(openai);
   if (!chat.ok()) return Renamed(chat.status());
   r.params = chat->params;
+  r.params.format = r.format;
   if (!r.raw) r.messages = std::move(chat->messages);
   return r;
 }

@@ -33,6 +33,7 @@ struct OllamaRequest {
   std::string prompt;                            // generate
   std::optional<bool> think;
   std::optional<int64_t> num_ctx;
+  OutputFormat format;  // "format": "json" or a schema
   GenerationParams params;
 };
 

@@ -139,6 +139,10 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
   if (!body.ok()) return SendOllamaError(res, 400, body.status().message());
   auto parsed = chat ? ParseOllamaChat(*body) : ParseOllamaGenerate(*body);
   if (!parsed.ok()) return SendOllamaError(res, 400, parsed.status().message());
+  if (parsed->params.format.kind == OutputFormat::Kind::kJsonSchema) {  // keep the schema's key order
+    auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (!ordered.is_discarded()) parsed->params.format.ordered_schema = ordered["format"];
+  }
   const std::string model = body->value("model", options_.model_name);
   // An empty generate prompt (or chat without messages) only asks for the model to be loaded.
   if ((!chat && parsed->prompt.empty()) || (chat && parsed->messages.empty())) {

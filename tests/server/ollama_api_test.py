@@ -83,7 +83,8 @@ def main():
                      lambda: client.chat(model="tiny", messages=MSGS, options={"temperature": "hot"}))
         expect_error(c, "num_predict 0", 400, "options.num_predict",
                      lambda: client.chat(model="tiny", messages=MSGS, options={"num_predict": 0}))
-        expect_error(c, "format json", 400, "format", lambda: client.chat(model="tiny", messages=MSGS, format="json"))
+        status, body = post(srv.url + "/api/chat", {"model": "tiny", "messages": MSGS, "format": "yaml"})
+        c.check(status == 400 and body["error"].startswith("format"), f"format yaml: {status} {body}")
         expect_error(c, "images", 400, "messages[0].images",
                      lambda: client.chat(model="tiny", messages=[{"role": "user", "content": "x", "images": ["aGk="]}]))
         expect_error(c, "bad role", 400, "messages[0].role",

@@ -1,6 +1,6 @@
 // Ollama request bodies: options map onto the sampler (with Ollama's names in the errors),
-// num_predict -1/-2 mean "up to the context", think and raw are read, and what gorae cannot do
-// (format, tools, images, suffix) is refused naming the field.
+// num_predict -1/-2 mean "up to the context", think, raw and format are read, and what gorae
+// cannot do (tools, images, suffix) is refused naming the field.
 #include <gtest/gtest.h>
 
 #include "server/ollama_api.h"
@@ -58,7 +58,11 @@ TEST(OllamaRequest, ErrorsNameTheField) {
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"options", {{"num_predict", 0}}}})), "options.num_predict");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"options", {{"stop", {"a", 2}}}}})), "options.stop[1]");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"options", 3}})), "options");
-  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"format", "json"}})), "format");
+  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"format", "yaml"}})), "format");
+  EXPECT_EQ(ParseOllamaChat({{"messages", kMessages}, {"format", "json"}})->params.format.kind,
+            OutputFormat::Kind::kJsonObject);
+  EXPECT_EQ(ParseOllamaChat({{"messages", kMessages}, {"format", {{"type", "object"}}}})->params.format.kind,
+            OutputFormat::Kind::kJsonSchema);
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"tools", {{{"type", "function"}}}}})), "tools");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"think", 3}})), "think");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"stream", "yes"}})), "stream");
