@@ -588,6 +588,11 @@ TEST(JsonSchemaGrammarTest, StringLengths) {
             "schema.minLength: more than maxLength");
   EXPECT_EQ(Error(R"({"type": "string", "minLength": -1})"),
             "schema.minLength: expected a non-negative integer");
+  // Counts become {m,n} repetitions; the grammar engine takes counts up to 1000.
+  EXPECT_EQ(Error(R"({"type": "string", "maxLength": 5000})"),
+            "schema.maxLength: more than 1000 not supported");
+  EXPECT_EQ(Error(R"({"type": "array", "minItems": 1001})"),
+            "schema.minItems: more than 1000 not supported");
 }
 
 TEST(JsonSchemaGrammarTest, StringFormats) {

@@ -76,7 +76,8 @@ def main():
              "json_schema": {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}}
     rows = {m: [] for m in modes}
     try:
-        stream(port, {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})  # warm up
+        stream(port, {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True,
+                      "stream_options": {"include_usage": True}})  # warm up
         for _ in range(args.rounds):
             for prompt in PROMPTS:
                 for mode, fmt in modes.items():  # interleaved, so that drift hits every mode alike

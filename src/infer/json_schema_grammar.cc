@@ -281,7 +281,8 @@ const char* ImpliedType(std::string_view k) {
 }
 
 constexpr int64_t kMaxBound = 1000000000000000000;  // |bounds| up to 1e18 (no int64 overflow)
-constexpr uint64_t kMaxCount = 100000;  // minItems, maxItems, minLength, maxLength
+// minItems, maxItems, minLength, maxLength: at most this (the GBNF parser's {m,n} limit).
+constexpr uint64_t kMaxCount = 1000;
 
 // ---- The compiler -------------------------------------------------------------------------
 
@@ -488,7 +489,11 @@ class Compiler {
       return it->second;
     }
     GORAE_ASSIGN_OR_RETURN(Target target, Walk(ref, path));
-    const std::string name = Reserve(Sanitize(target.last));
+    // Named after the definition ("Address"); "def-" in front of names not starting with a
+    // letter ("123", "$x"), which the dialect allows but which read badly and confuse other tools.
+    std::string hint = Sanitize(target.last);
+    if (!std::isalpha(static_cast<unsigned char>(hint[0]))) hint = "def-" + hint;
+    const std::string name = Reserve(hint);
     ref_rules_[ref] = name;
     unguarded_.insert(ref);
     GORAE_ASSIGN_OR_RETURN(std::string body, Body(*target.schema, target.path, name));

@@ -113,6 +113,8 @@ struct BatchEngine::Sequence {
 
 namespace {
 
+constexpr int kCheapRedraws = 8;  // single-token checks before a grammar's whole mask is computed
+
 int64_t CommonPrefix(const std::vector<int>& a, const std::vector<int>& b) {
   const size_t n = std::min(a.size(), b.size());
   size_t i = 0;
@@ -484,11 +486,16 @@ void BatchEngine::Step() {
       const double log_norm = s.spec.logprobs >= 0 ? LogSumExp(last) : 0.0;  // before the mask: the model's own
       MaskPastVocabLimit(last, options_.vocab_limit);
       int token = s.sampler->Sample(last, s.history);
+      // A draw that breaks the grammar is removed and drawn again, a few times (cheap: one
+      // token checked per draw); then the whole mask is computed. Either way the result is a
+      // draw from the model's distribution restricted to the allowed tokens (exactly so with
+      // plain temperature or greedy; top-k/p truncate before the restriction).
+      for (int redraws = 0; s.matcher && redraws < kCheapRedraws && !s.spec.constraint->Allows(*s.matcher, token);
+           ++redraws) {
+        last[static_cast<size_t>(token)] = -std::numeric_limits<float>::infinity();
+        token = s.sampler->Sample(last, s.history);
+      }
       if (s.matcher && !s.spec.constraint->Allows(*s.matcher, token)) {
-        // The draw breaks the grammar: draw again among the tokens that keep it. Keeping an
-        // allowed first draw and otherwise drawing from the masked logits samples exactly the
-        // masked distribution (with plain temperature; top-k/p truncate before the mask), and
-        // the mask is computed only when a draw fails.
         const auto allowed = s.spec.constraint->Mask(*s.matcher);
         bool any = false;
         for (size_t v = 0; v < last.size(); ++v) {
