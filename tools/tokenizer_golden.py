@@ -264,6 +264,48 @@ def write_chat_goldens():
         write_jsonl(os.path.join(TESTS, 'golden', f'chat_{name}.jsonl'), rows)
 
 
+WEATHER_TOOL = {'type': 'function', 'function': {
+    'name': 'get_weather', 'description': 'Current weather of a city (°C)',
+    'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}, 'days': {'type': 'integer'}},
+                   'required': ['city']}}}
+TIME_TOOL = {'type': 'function', 'function': {'name': 'now', 'parameters': {'type': 'object', 'properties': {}}}}
+
+
+def tool_conversations():
+    """(tools, messages): tool definitions, assistant tool calls (arguments as objects, as
+    transformers expects them) and tool results."""
+    call = {'type': 'function', 'function': {'name': 'get_weather', 'arguments': {'city': 'Seoul', 'days': 2}}}
+    return [
+        ([WEATHER_TOOL], [{'role': 'user', 'content': 'Weather in Seoul?'}]),
+        ([WEATHER_TOOL, TIME_TOOL], [{'role': 'system', 'content': 'Be exact.'},
+                                     {'role': 'user', 'content': '서울 날씨?'}]),
+        ([WEATHER_TOOL], [{'role': 'user', 'content': 'Weather in Seoul?'},
+                          {'role': 'assistant', 'content': '', 'tool_calls': [call]},
+                          {'role': 'tool', 'content': '{"temp": 21, "sky": "clear"}'}]),
+        ([WEATHER_TOOL, TIME_TOOL], [{'role': 'user', 'content': 'Weather and time?'},
+                                     {'role': 'assistant', 'content': 'Let me check.', 'tool_calls': [
+                                         call, {'type': 'function', 'function': {'name': 'now', 'arguments': {}}}]},
+                                     {'role': 'tool', 'content': '21'}, {'role': 'tool', 'content': '12:00'},
+                                     {'role': 'assistant', 'content': 'It is 21 degrees at noon.'},
+                                     {'role': 'user', 'content': 'Thanks "friend"\n'}]),
+    ]
+
+
+def write_tool_goldens():
+    """golden/chat_qwen2_5_tools.jsonl {"tools", "messages", "add_generation_prompt", "text"}."""
+    from transformers import PreTrainedTokenizerFast
+    tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(TESTS, 'data', 'gpt2_style', 'tokenizer.json'),
+                                  bos_token='<｜begin▁of▁sentence｜>')
+    template = open(os.path.join(TESTS, 'data', 'qwen2_5.jinja'), encoding='utf-8').read()
+    rows = []
+    for tools, conv in tool_conversations():
+        for gen in (False, True):
+            text = tok.apply_chat_template(conv, tools=tools, chat_template=template, tokenize=False,
+                                           add_generation_prompt=gen)
+            rows.append({'tools': tools, 'messages': conv, 'add_generation_prompt': gen, 'text': text})
+    write_jsonl(os.path.join(TESTS, 'golden', 'chat_qwen2_5_tools.jsonl'), rows)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--gorae', help='gorae binary, to write the trained-tokenizer golden')
@@ -271,6 +313,7 @@ def main():
     args = ap.parse_args()
     if args.chat_only:
         write_chat_goldens()
+        write_tool_goldens()
         return
     texts = CURATED + fuzz_strings(300, 1234)
 
@@ -289,6 +332,7 @@ def main():
         write_jsonl(os.path.join(TESTS, 'golden', f'{name}_encode.jsonl'), encode_rows(t, texts + extra))
 
     write_chat_goldens()
+    write_tool_goldens()
 
     if args.gorae:
         corpus_path = os.path.join(TESTS, 'data', 'train_corpus.txt')

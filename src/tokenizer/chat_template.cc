@@ -183,9 +183,27 @@ std::optional<std::string> ReadJinjaString(std::string_view s, size_t open) {
   return std::nullopt;
 }
 
+// The decoded Jinja string literal of `jinja` that starts with `escaped_start` (as written in
+// the template, escapes included); nullopt if there is none.
+std::optional<std::string> JinjaLiteralStartingWith(std::string_view jinja, std::string_view escaped_start) {
+  for (char quote : {'"', '\''}) {
+    const size_t at = jinja.find(std::string(1, quote) + std::string(escaped_start));
+    if (at != std::string_view::npos) return ReadJinjaString(jinja, at);
+  }
+  return std::nullopt;
+}
+
 Result<std::string> RenderChatML(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                                 std::string_view jinja) {
+                                 std::string_view jinja, const std::vector<std::string>& tools) {
   GORAE_ASSIGN_OR_RETURN(std::optional<std::string> default_system, ChatMLDefaultSystem(jinja));
+  const bool calls = std::any_of(messages.begin(), messages.end(), [](const ChatMessage& m) { return !m.tool_calls.empty(); });
+  // Qwen2.5's tool section: the system turn gets the instructions and the definitions between
+  // two literals of the template, which are read from it (releases differ in their wording).
+  const auto tools_head = JinjaLiteralStartingWith(jinja, "\\n\\n# Tools");
+  const auto tools_tail = JinjaLiteralStartingWith(jinja, "\\n</tools>");
+  if ((!tools.empty() || calls) && (!tools_head || !tools_tail || jinja.find("tool_call.arguments | tojson") == std::string_view::npos)) {
+    return Unsupported("tools: this ChatML template has no tool section gorae knows (Qwen2.5's)");
+  }
   // Qwen2.5 sends tool results back as a user turn of <tool_response> blocks, and renders no other
   // roles; a plain ChatML template writes every role as its own turn.
   const bool tool_responses = jinja.find("<tool_response>") != std::string_view::npos;
@@ -199,15 +217,32 @@ Result<std::string> RenderChatML(const std::vector<ChatMessage>& messages, bool 
   };
   std::string out;
   const bool first_is_system = !messages.empty() && messages[0].role == "system";
-  if (first_is_system) {
+  if (!tools.empty()) {
+    if (!first_is_system && !default_system) return Unsupported("tools: this ChatML template has no default system message");
+    out += kImStart;
+    out += "system\n";
+    out += first_is_system ? messages[0].content : *default_system;
+    out += *tools_head;
+    for (const std::string& t : tools) out += "\n" + t;
+    out += *tools_tail;  // it closes the system turn
+  } else if (first_is_system) {
     turn(&out, "system", messages[0].content);
   } else if (default_system) {
     turn(&out, "system", *default_system);
   }
   for (size_t i = first_is_system ? 1 : 0; i < messages.size(); ++i) {
     const ChatMessage& m = messages[i];
-    const bool plain_role = m.role == "user" || m.role == "system" || m.role == "assistant";
-    if (plain_role || !tool_responses) {
+    const bool plain_role = m.role == "user" || m.role == "system" || (m.role == "assistant" && m.tool_calls.empty());
+    if (m.role == "assistant" && !m.tool_calls.empty()) {
+      out += kImStart;
+      out += "assistant";
+      if (!m.content.empty()) out += "\n" + m.content;
+      for (const ChatToolCall& c : m.tool_calls) {
+        out += "\n<tool_call>\n{\"name\": \"" + c.name + "\", \"arguments\": " + c.arguments + "}\n</tool_call>";
+      }
+      out += kImEnd;
+      out += '\n';
+    } else if (plain_role || !tool_responses) {
       turn(&out, m.role, m.content);
     } else if (m.role == "tool") {
       if (i == 0 || messages[i - 1].role != "tool") {
@@ -287,7 +322,12 @@ Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja) {
 
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
                                        bool add_generation_prompt, std::string_view bos_token,
-                                       std::string_view jinja) {
+                                       std::string_view jinja, const std::vector<std::string>& tools) {
+  const bool calls = std::any_of(messages.begin(), messages.end(), [](const ChatMessage& m) { return !m.tool_calls.empty(); });
+  if (kind != ChatTemplateKind::kChatML && (!tools.empty() || calls)) {
+    return Unsupported("tools: rendering tools and tool calls with the {} template is not supported yet",
+                       ChatTemplateName(kind));
+  }
   switch (kind) {
     case ChatTemplateKind::kDeepSeekV3:
       return RenderDeepSeek({true, false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
@@ -299,7 +339,7 @@ Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<
     case ChatTemplateKind::kGorae:
       return RenderGorae(messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kChatML:
-      return RenderChatML(messages, add_generation_prompt, jinja);
+      return RenderChatML(messages, add_generation_prompt, jinja, tools);
   }
   return Unsupported("unknown chat template kind");
 }

@@ -36,10 +36,18 @@
 
 namespace gorae::tokenizer {
 
+// A function call made by an assistant turn; `arguments` is the arguments object as the
+// template's `tojson` writes it (tokenizer/py_json.h).
+struct ChatToolCall {
+  std::string name;
+  std::string arguments;
+};
+
 struct ChatMessage {
   std::string role;                              // "system", "user", "assistant", "tool"
   std::string content;
   std::optional<std::string> reasoning_content;  // used by the gorae template only
+  std::vector<ChatToolCall> tool_calls;          // assistant turns that called tools
 };
 
 enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML };
@@ -55,10 +63,13 @@ std::string_view GoraeChatTemplate();
 
 // Renders `messages` as the template would with bos_token = `bos_token`. Messages with roles
 // the template ignores produce nothing, as in the Jinja original. `jinja` is the template's text:
-// kChatML reads its default system message from it (empty: none); the other kinds ignore it.
+// kChatML reads its default system message (and its tool instructions) from it (empty: none);
+// the other kinds ignore it. `tools`: the tool definitions, each as `tojson` writes it. Tools
+// and tool calls are rendered by the ChatML templates that carry Qwen2.5's tool section;
+// elsewhere they are Unsupported (not yet rendered), never dropped.
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
                                        bool add_generation_prompt, std::string_view bos_token,
-                                       std::string_view jinja = {});
+                                       std::string_view jinja = {}, const std::vector<std::string>& tools = {});
 
 // kChatML's default system message in a template's text, decoded from its Jinja string literal;
 // nullopt when the template has none. Unsupported when it has several different ones.

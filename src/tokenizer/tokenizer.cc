@@ -121,10 +121,11 @@ Result<std::string> Tokenizer::Decode(std::span<const int32_t> ids, bool skip_sp
   return ToValidUtf8Lossy(bytes);
 }
 
-Result<std::string> Tokenizer::RenderChat(const std::vector<ChatMessage>& messages,
-                                          bool add_generation_prompt) const {
+Result<std::string> Tokenizer::RenderChat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                          const std::vector<std::string>& tools) const {
   if (!chat_template_.ok()) return chat_template_.status();
-  return RenderChatTemplate(chat_template_.value(), messages, add_generation_prompt, bos_token_, chat_template_text_);
+  return RenderChatTemplate(chat_template_.value(), messages, add_generation_prompt, bos_token_, chat_template_text_,
+                            tools);
 }
 
 Result<std::string> StreamDecoder::Push(int32_t id) {

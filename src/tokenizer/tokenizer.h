@@ -78,7 +78,9 @@ class Tokenizer {
 
   // Renders a conversation with the model's chat template (see chat_template.h). Unsupported
   // if tokenizer_config.json has no template or one gorae does not know.
-  Result<std::string> RenderChat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  // `tools`: tool definitions as the template's tojson writes them (chat_template.h).
+  Result<std::string> RenderChat(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                 const std::vector<std::string>& tools = {}) const;
   // The template kind, or the reason there is none.
   const Result<ChatTemplateKind>& chat_template() const { return chat_template_; }
   // The template's Jinja text as tokenizer_config.json gives it ("" when there is none).

@@ -2,6 +2,10 @@
 // files (regenerate with: python3 tools/tokenizer_golden.py).
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include "tokenizer/py_json.h"
+
 #include "test_util.h"
 
 namespace gorae::tokenizer {
@@ -103,6 +107,49 @@ INSTANTIATE_TEST_SUITE_P(Templates, ChatGolden,
                                            std::make_pair("qwen2_5", ChatTemplateKind::kChatML),
                                            std::make_pair("qwen2", ChatTemplateKind::kChatML),
                                            std::make_pair("chatml", ChatTemplateKind::kChatML)));
+
+// Tools and tool calls through Qwen2.5's template, against transformers' apply_chat_template
+// (golden/chat_qwen2_5_tools.jsonl, tools/tokenizer_golden.py): the definitions and the
+// arguments as its tojson writes them, tool results as <tool_response> turns.
+TEST(ChatML, ToolsMatchTransformers) {
+  auto jinja = testing::ReadFileOrDie(TestPath("data/qwen2_5.jinja"));
+  // Read with the keys in the file's order: tojson keeps a tool definition's order.
+  std::vector<nlohmann::ordered_json> rows;
+  std::istringstream lines(testing::ReadFileOrDie(TestPath("golden/chat_qwen2_5_tools.jsonl")));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) rows.push_back(nlohmann::ordered_json::parse(line));
+  }
+  ASSERT_GE(rows.size(), 8u);
+  for (const auto& ordered : rows) {
+    const auto& row = ordered;
+    std::vector<std::string> tools;
+    for (const auto& t : ordered["tools"]) tools.push_back(PyJsonDumps(t));
+    std::vector<ChatMessage> messages;
+    for (const auto& m : ordered["messages"]) {
+      ChatMessage msg{m["role"], m["content"], std::nullopt, {}};
+      if (m.contains("tool_calls")) {
+        for (const auto& c : m["tool_calls"]) {
+          msg.tool_calls.push_back({c["function"]["name"], PyJsonDumps(c["function"]["arguments"])});
+        }
+      }
+      messages.push_back(msg);
+    }
+    auto text = RenderChatTemplate(ChatTemplateKind::kChatML, messages, row["add_generation_prompt"], "", jinja, tools);
+    ASSERT_TRUE(text.ok()) << text.status().ToString();
+    EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
+  }
+  // Other templates refuse tools rather than drop them.
+  auto v3 = RenderChatTemplate(ChatTemplateKind::kDeepSeekV3, {{"user", "hi", std::nullopt, {}}}, true, "", "", {"{}"});
+  EXPECT_FALSE(v3.ok());
+  EXPECT_NE(v3.status().message().find("tools:"), std::string::npos);
+}
+
+TEST(PyJson, WritesWhatPythonWrites) {
+  EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json::parse(R"({"b": [1, 2.5, true, null], "a": "x\"\n\u0001é/"})")),
+            "{\"b\": [1, 2.5, true, null], \"a\": \"x\\\"\\n\\u0001é/\"}");
+  EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json(1.0)), "1.0");
+  EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json::object()), "{}");
+}
 
 TEST(ChatML, DefaultSystemMessageComesFromTheTemplate) {
   auto qwen25 = ChatMLDefaultSystem(testing::ReadFileOrDie(TestPath("data/qwen2_5.jinja")));

@@ -1,0 +1,15 @@
+// JSON written as Python's json.dumps(x, ensure_ascii=False) writes it: ", " and ": "
+// separators, keys in their given order, non-ASCII characters as they are, control characters
+// escaped. This is what the `tojson` filter of Hugging Face chat templates produces, so tool
+// definitions and tool-call arguments rendered into a prompt match the model's training text.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace gorae::tokenizer {
+
+std::string PyJsonDumps(const nlohmann::ordered_json& value);
+
+}  // namespace gorae::tokenizer
