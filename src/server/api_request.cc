@@ -167,7 +167,6 @@ Status ParseParams(const json& body, GenerationParams* p) {
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "presence_penalty", 0));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "frequency_penalty", 0));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "logit_bias", json::object()));
-  GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "tools", json::array()));
   GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "best_of", 1));
   return ParseOutputFormat(body, &p->format);
 }
@@ -253,9 +252,6 @@ Result<ChatRequest> ParseChatRequest(const json& body) {
     if (name != "system" && name != "user" && name != "assistant" && name != "tool") {
       return InvalidArgument("{}.role: expected system, developer, user, assistant or tool, got '{}'", where, name);
     }
-    if (m.contains("tool_calls") && !m["tool_calls"].is_null()) {
-      return InvalidArgument("{}.tool_calls: not supported by this server", where);
-    }
     tokenizer::ChatMessage msg;
     msg.role = name;
     GORAE_ASSIGN_OR_RETURN(msg.content, ParseContent(m, where));
@@ -271,6 +267,7 @@ Result<ChatRequest> ParseChatRequest(const json& body) {
 Result<CompletionRequest> ParseCompletionRequest(const json& body) {
   CompletionRequest r;
   GORAE_RETURN_IF_ERROR(ParseParams(body, &r.params));
+  GORAE_RETURN_IF_ERROR(RefuseUnlessNeutral(body, "tools", json::array()));  // a chat feature
   GORAE_RETURN_IF_ERROR(ParseCompletionLogprobs(body, &r.params));
   GORAE_RETURN_IF_ERROR(CheckZeroMaxTokens(r.params));
   auto it = body.find("prompt");

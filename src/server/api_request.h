@@ -50,6 +50,7 @@ struct GenerationParams {
   int logprobs = -1;               // -1: none; else each token's logprob and this many alternatives
   bool echo = false;               // completions: the prompt comes back before the completion
   OutputFormat format;             // response_format / grammar
+  bool tool_calls = false;         // chat with tools: the answer's tool-call blocks become tool_calls
 };
 
 struct ChatRequest {

@@ -300,8 +300,34 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   auto parsed = ParseChatRequest(*body);
   if (!parsed.ok()) return SendError(res, BadRequest(parsed.status()));
   KeepSchemaOrder(req.body, &parsed->params.format);
-  auto text = tok_->RenderChat(parsed->messages, /*add_generation_prompt=*/true);
-  if (!text.ok()) return SendError(res, BadRequest(text.status().WithContext("messages")));
+  // Tools: read from the body with its key order kept (a definition is rendered as written).
+  ToolRequest tools;
+  {
+    const auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (!ordered.is_discarded()) {
+      if (Status s = ParseToolFields(ordered, &tools, &parsed->messages); !s.ok()) return SendError(res, BadRequest(s));
+    }
+  }
+  std::vector<std::string> rendered_tools;
+  for (const ToolSpec& t : tools.tools) rendered_tools.push_back(t.rendered);
+  parsed->params.tool_calls = tools.parses();
+  if (tools.choice == ToolRequest::Choice::kRequired || tools.choice == ToolRequest::Choice::kNamed) {
+    // A required call is decoded under its grammar, so it is always well formed and valid.
+    if (parsed->params.format.kind != OutputFormat::Kind::kText) {
+      return SendError(res, BadRequest(InvalidArgument("tool_choice: a required tool call cannot be combined with "
+                                                       "response_format or grammar")));
+    }
+    auto grammar = RequiredCallGrammar(tools);
+    if (!grammar.ok()) return SendError(res, BadRequest(grammar.status()));
+    parsed->params.format.kind = OutputFormat::Kind::kGrammar;
+    parsed->params.format.gbnf = std::move(*grammar);
+    parsed->params.format.field = "tools";
+  }
+  auto text = tok_->RenderChat(parsed->messages, /*add_generation_prompt=*/true, rendered_tools);
+  if (!text.ok()) {
+    const bool about_tools = text.status().message().rfind("tools:", 0) == 0;
+    return SendError(res, BadRequest(about_tools ? text.status() : text.status().WithContext("messages")));
+  }
   auto ids = tok_->Encode(*text);  // the template writes the BOS itself
   if (!ids.ok()) return SendError(res, BadRequest(ids.status().WithContext("messages")));
   Prompt p;
@@ -423,6 +449,11 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
   run->role_sent.assign(n, false);
   run->logprobs_taken.assign(n, 0);
   run->cached.assign(n, 0);
+  if (params.tool_calls) {
+    for (size_t i = 0; i < n; ++i) run->tool_stream.push_back(std::make_unique<ToolCallStream>());
+    run->fresh_calls.resize(n);
+    run->calls_written.assign(n, 0);
+  }
   run->choices_per_prompt = params.n;
   run->include_usage = params.include_usage;
   in_flight_.fetch_add(1);
@@ -439,6 +470,14 @@ void HttpServer::Answer(std::shared_ptr<InFlight> run, httplib::Response& res) {
     run->version = run->job->WaitForChange(run->version, std::chrono::milliseconds(200));
     run->Pump([&](size_t i, const SplitDelta& d, const std::string& reason) {
       ChoiceResult& r = run->results[i];
+      if (!run->fresh_calls.empty()) {
+        for (const ParsedToolCall& c : run->fresh_calls[i]) {
+          if (r.tool_calls.is_null()) r.tool_calls = json::array();
+          r.tool_calls.push_back({{"id", c.id}, {"type", "function"},
+                                  {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+        }
+        run->fresh_calls[i].clear();
+      }
       r.content += d.content;
       r.reasoning += d.reasoning;
       r.has_reasoning = r.has_reasoning || !d.reasoning.empty();
@@ -471,6 +510,15 @@ void HttpServer::Stream(std::shared_ptr<InFlight> run, httplib::Response& res) {
           const json logprobs = run->logprobs[i] ? run->logprobs[i]->TakeForChunk() : json(nullptr);
           if (role || !d.empty() || !logprobs.is_null()) {
             out += SseEvent(ChunkFor(run->header, static_cast<int>(i), role, d.reasoning, d.content, "", logprobs));
+          }
+          if (!run->fresh_calls.empty() && !run->fresh_calls[i].empty()) {
+            json calls = json::array();
+            for (const ParsedToolCall& c : run->fresh_calls[i]) {
+              calls.push_back({{"index", run->calls_written[i]++}, {"id", c.id}, {"type", "function"},
+                               {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+            }
+            run->fresh_calls[i].clear();
+            out += SseEvent(ToolCallChunk(run->header, static_cast<int>(i), calls));
           }
           if (!reason.empty()) out += SseEvent(ChunkFor(run->header, static_cast<int>(i), false, "", "", reason));
         });

@@ -18,6 +18,7 @@
 #include "server/logprob_format.h"
 #include "server/metrics.h"
 #include "server/openai_format.h"
+#include "server/tool_calls.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gorae::server {
@@ -79,6 +80,9 @@ struct InFlight {
   };
   std::vector<Echo> echo;            // per choice; empty without echo
   std::vector<int> cached;           // per choice: prompt tokens served from the prompt cache
+  std::vector<std::unique_ptr<ToolCallStream>> tool_stream;  // per choice, when calls are parsed; else empty
+  std::vector<std::vector<ParsedToolCall>> fresh_calls;      // parsed, not yet written out
+  std::vector<int> calls_written;                            // per choice: tool calls sent so far
   int choices_per_prompt = 1;
   int prompt_tokens = 0;
   bool include_usage = false;
@@ -137,12 +141,27 @@ struct InFlight {
         reason = p.finish == FinishReason::kStop ? "stop" : "length";
       }
       if (!reason.empty()) Append(d, text[i]->Finish());
-      if (!d.empty() || !reason.empty()) emit(i, d, reason);
+      if (!tool_stream.empty()) TakeToolCalls(i, d, reason);
+      if (!d.empty() || !reason.empty() || (!fresh_calls.empty() && !fresh_calls[i].empty())) emit(i, d, reason);
       if (!reason.empty()) Finished(i, reason, p.tokens.size());
     }
   }
 
  private:
+  // The answer's tool-call blocks become calls (held in fresh_calls until written); an answer
+  // that ends after calling finishes with "tool_calls".
+  void TakeToolCalls(size_t i, SplitDelta& d, std::string& reason) {
+    ToolCallStream& ts = *tool_stream[i];
+    ToolCallStream::Out o = ts.Push(d.content);
+    if (!reason.empty()) {
+      ToolCallStream::Out rest = ts.Finish();
+      o.content += rest.content;
+      o.calls.insert(o.calls.end(), rest.calls.begin(), rest.calls.end());
+    }
+    d.content = std::move(o.content);
+    fresh_calls[i].insert(fresh_calls[i].end(), o.calls.begin(), o.calls.end());
+    if (reason == "stop" && ts.calls() > 0) reason = "tool_calls";
+  }
   void EchoPrompt(size_t i, const Job::Progress& p, SplitDelta& d) {
     Echo& e = echo[i];
     e.done = true;

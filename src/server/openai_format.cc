@@ -66,6 +66,10 @@ json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceResult>& cho
     json choice = {{"index", i}, {"logprobs", c.logprobs}, {"finish_reason", c.finish_reason}};
     if (chat) {
       json message = {{"role", "assistant"}, {"content", c.content}};
+      if (!c.tool_calls.is_null()) {
+        message["tool_calls"] = c.tool_calls;
+        if (c.content.empty()) message["content"] = nullptr;  // as OpenAI answers a pure call
+      }
       // Present only when the model reasoned, as DeepSeek's API and llama.cpp do.
       if (c.has_reasoning) message["reasoning_content"] = c.reasoning;
       choice["message"] = std::move(message);
@@ -94,6 +98,17 @@ json ChunkFor(const ResponseHeader& h, int index, bool role, const std::string& 
   }
   return {{"id", h.id},
           {"object", chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", h.created},
+          {"model", h.model},
+          {"system_fingerprint", "gorae"},
+          {"choices", json::array({std::move(choice)})}};
+}
+
+json ToolCallChunk(const ResponseHeader& h, int index, const json& calls) {
+  json choice = {{"index", index}, {"logprobs", nullptr}, {"finish_reason", nullptr},
+                 {"delta", {{"tool_calls", calls}}}};
+  return {{"id", h.id},
+          {"object", "chat.completion.chunk"},
           {"created", h.created},
           {"model", h.model},
           {"system_fingerprint", "gorae"},

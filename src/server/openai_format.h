@@ -37,6 +37,7 @@ struct ChoiceResult {
   bool has_reasoning = false;
   std::string finish_reason;  // "stop" or "length"
   nlohmann::json logprobs;    // null, or the choice's logprobs object (logprob_format.h)
+  nlohmann::json tool_calls;  // null, or the OpenAI tool_calls array of the message
 };
 
 struct Usage {
@@ -62,6 +63,9 @@ nlohmann::json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceRe
 nlohmann::json ChunkFor(const ResponseHeader& h, int index, bool role, const std::string& reasoning,
                         const std::string& content, const std::string& finish_reason,
                         const nlohmann::json& logprobs = nullptr);
+// A chunk with tool calls of one choice: delta.tool_calls = [{index, id, type, function: {name,
+// arguments}}], each call whole (index counts the choice's calls from 0).
+nlohmann::json ToolCallChunk(const ResponseHeader& h, int index, const nlohmann::json& calls);
 // The final usage chunk of stream_options.include_usage (no choices).
 nlohmann::json UsageChunk(const ResponseHeader& h, const Usage& usage);
 

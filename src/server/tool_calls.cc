@@ -1,0 +1,258 @@
+#include "server/tool_calls.h"
+
+#include <cctype>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "infer/json_schema_grammar.h"
+#include "tokenizer/py_json.h"
+
+namespace gorae::server {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+constexpr std::string_view kOpen = "<tool_call>";
+constexpr std::string_view kClose = "</tool_call>";
+
+bool ValidFunctionName(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char c : n) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+std::string NewCallId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("call_{:016x}", rng());
+}
+
+// A GBNF string literal for `text`.
+std::string Literal(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Status ParseToolFields(const ordered_json& body, ToolRequest* out, std::vector<tokenizer::ChatMessage>* messages) {
+  if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) return InvalidArgument("tools: expected an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const ordered_json& t = (*it)[i];
+      const std::string where = fmt::format("tools[{}]", i);
+      if (!t.is_object() || t.value("type", "") != "function") return InvalidArgument("{}.type: expected \"function\"", where);
+      auto fn = t.find("function");
+      if (fn == t.end() || !fn->is_object()) return InvalidArgument("{}.function: required, an object", where);
+      auto name = fn->find("name");
+      if (name == fn->end() || !name->is_string() || !ValidFunctionName(name->get<std::string>())) {
+        return InvalidArgument("{}.function.name: required, 1 to 64 letters, digits, '_' or '-'", where);
+      }
+      ToolSpec spec;
+      spec.name = name->get<std::string>();
+      for (const ToolSpec& other : out->tools) {
+        if (other.name == spec.name) return InvalidArgument("{}.function.name: '{}' is defined twice", where, spec.name);
+      }
+      if (auto p = fn->find("parameters"); p != fn->end() && !p->is_null()) {
+        if (!p->is_object()) return InvalidArgument("{}.function.parameters: expected a JSON Schema object", where);
+        spec.parameters = *p;
+      }
+      spec.rendered = tokenizer::PyJsonDumps(t);
+      out->tools.push_back(std::move(spec));
+    }
+  }
+  auto known = [&](const std::string& n) {
+    return std::any_of(out->tools.begin(), out->tools.end(), [&](const ToolSpec& t) { return t.name == n; });
+  };
+  if (auto it = body.find("tool_choice"); it != body.end() && !it->is_null()) {
+    if (it->is_string()) {
+      const std::string c = it->get<std::string>();
+      if (c == "auto") {
+        out->choice = ToolRequest::Choice::kAuto;
+      } else if (c == "none") {
+        out->choice = ToolRequest::Choice::kNone;
+      } else if (c == "required") {
+        out->choice = ToolRequest::Choice::kRequired;
+      } else {
+        return InvalidArgument("tool_choice: expected auto, none, required or a function, got '{}'", c);
+      }
+    } else if (it->is_object() && it->contains("function") && (*it)["function"].is_object() &&
+               (*it)["function"].contains("name") && (*it)["function"]["name"].is_string()) {
+      out->choice = ToolRequest::Choice::kNamed;
+      out->named = (*it)["function"]["name"].get<std::string>();
+      if (!known(out->named)) return InvalidArgument("tool_choice.function.name: no tool named '{}'", out->named);
+    } else {
+      return InvalidArgument("tool_choice: expected a string or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}");
+    }
+    if (out->choice != ToolRequest::Choice::kAuto && out->choice != ToolRequest::Choice::kNone && out->tools.empty()) {
+      return InvalidArgument("tool_choice: there are no tools to call");
+    }
+  }
+  if (auto it = body.find("parallel_tool_calls"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) return InvalidArgument("parallel_tool_calls: expected a boolean");
+    out->parallel = it->get<bool>();
+  }
+
+  // The messages' tool calls and the results that answer them.
+  auto msgs = body.find("messages");
+  if (msgs == body.end() || !msgs->is_array()) return Status::Ok();  // the chat parser reports it
+  std::vector<std::string> call_ids;
+  for (size_t i = 0; i < msgs->size() && i < messages->size(); ++i) {
+    const ordered_json& m = (*msgs)[i];
+    const std::string where = fmt::format("messages[{}]", i);
+    if (auto calls = m.find("tool_calls"); calls != m.end() && !calls->is_null()) {
+      if ((*messages)[i].role != "assistant") return InvalidArgument("{}.tool_calls: only assistant messages call tools", where);
+      if (!calls->is_array()) return InvalidArgument("{}.tool_calls: expected an array", where);
+      for (size_t k = 0; k < calls->size(); ++k) {
+        const ordered_json& c = (*calls)[k];
+        const std::string cw = fmt::format("{}.tool_calls[{}]", where, k);
+        if (!c.is_object() || !c.contains("function") || !c["function"].is_object()) {
+          return InvalidArgument("{}.function: required, an object", cw);
+        }
+        const ordered_json& fn = c["function"];
+        if (!fn.contains("name") || !fn["name"].is_string()) return InvalidArgument("{}.function.name: required", cw);
+        const std::string name = fn["name"].get<std::string>();
+        if (!out->tools.empty() && !known(name)) return InvalidArgument("{}.function.name: no tool named '{}'", cw, name);
+        ordered_json args = ordered_json::object();
+        if (auto a = fn.find("arguments"); a != fn.end() && !a->is_null()) {
+          if (a->is_string()) {  // OpenAI's form: the arguments object as JSON text
+            args = ordered_json::parse(a->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+            if (args.is_discarded()) return InvalidArgument("{}.function.arguments: not valid JSON", cw);
+          } else {
+            args = *a;
+          }
+        }
+        if (c.contains("id") && c["id"].is_string()) call_ids.push_back(c["id"].get<std::string>());
+        (*messages)[i].tool_calls.push_back({name, tokenizer::PyJsonDumps(args)});
+      }
+    }
+    if ((*messages)[i].role == "tool") {
+      auto id = m.find("tool_call_id");
+      if (id == m.end() || !id->is_string()) return InvalidArgument("{}.tool_call_id: required for a tool message", where);
+      if (std::find(call_ids.begin(), call_ids.end(), id->get<std::string>()) == call_ids.end()) {
+        return InvalidArgument("{}.tool_call_id: no earlier assistant tool call has id '{}'", where, id->get<std::string>());
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+std::string PrefixGbnfRules(std::string_view g, std::string_view prefix) {
+  std::string out;
+  for (size_t i = 0; i < g.size();) {
+    const char c = g[i];
+    if (c == '"' || c == '[') {  // a literal or a class: copied as is, escapes included
+      const char end = c == '"' ? '"' : ']';
+      out += c;
+      for (++i; i < g.size() && g[i] != end; ++i) {
+        if (g[i] == '\\' && i + 1 < g.size()) out += g[i++];
+        out += g[i];
+      }
+      if (i < g.size()) out += g[i++];
+    } else if (c == '#') {
+      while (i < g.size() && g[i] != '\n') out += g[i++];
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') {
+      out += prefix;
+      while (i < g.size() && (std::isalnum(static_cast<unsigned char>(g[i])) || g[i] == '_' || g[i] == '-')) out += g[i++];
+    } else if (c == '{') {  // a repetition count: digits, not names
+      while (i < g.size() && g[i] != '}') out += g[i++];
+    } else {
+      out += g[i++];
+    }
+  }
+  return out;
+}
+
+Result<std::string> RequiredCallGrammar(const ToolRequest& r) {
+  std::string g;
+  std::string calls;
+  for (size_t i = 0; i < r.tools.size(); ++i) {
+    const ToolSpec& t = r.tools[i];
+    if (r.choice == ToolRequest::Choice::kNamed && t.name != r.named) continue;
+    std::string args;
+    if (t.parameters.is_null()) {
+      args = AnyJsonObjectGbnf();
+    } else {
+      auto compiled = JsonSchemaToGbnf(t.parameters);
+      if (!compiled.ok()) return compiled.status().WithContext(fmt::format("tools[{}].function.parameters", i));
+      args = std::move(*compiled);
+    }
+    const std::string prefix = fmt::format("t{}-", i);
+    g += PrefixGbnfRules(args, prefix) + "\n";
+    // The exact form Qwen2.5's template shows the model (and renders past calls in).
+    g += fmt::format("call-{} ::= {} {}root {}\n", i, Literal("<tool_call>\n{\"name\": \"" + t.name + "\", \"arguments\": "),
+                     prefix, Literal("}\n</tool_call>"));
+    calls += (calls.empty() ? "" : " | ") + fmt::format("call-{}", i);
+  }
+  g += "one-call ::= " + calls + "\n";
+  g += r.parallel ? "root ::= one-call (\"\\n\" one-call)*\n" : "root ::= one-call\n";
+  return g;
+}
+
+void ToolCallStream::Drain(Out* out) {
+  while (true) {
+    if (!in_call_) {
+      const size_t at = held_.find(kOpen);
+      if (at != std::string::npos) {
+        out->content += held_.substr(0, at);
+        held_.erase(0, at + kOpen.size());
+        in_call_ = true;
+        continue;
+      }
+      // Keep back the longest tail that could still become "<tool_call>".
+      size_t keep = 0;
+      for (size_t n = std::min(held_.size(), kOpen.size() - 1); n > 0; --n) {
+        if (held_.compare(held_.size() - n, n, kOpen.substr(0, n)) == 0) {
+          keep = n;
+          break;
+        }
+      }
+      out->content += held_.substr(0, held_.size() - keep);
+      held_.erase(0, held_.size() - keep);
+      return;
+    }
+    const size_t end = held_.find(kClose);
+    if (end == std::string::npos) return;  // the call is still coming
+    const std::string block = held_.substr(0, end);
+    held_.erase(0, end + kClose.size());
+    in_call_ = false;
+    const auto j = ordered_json::parse(block, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.is_object() && j.contains("name") && j["name"].is_string() &&
+        (!j.contains("arguments") || j["arguments"].is_object())) {
+      out->calls.push_back({NewCallId(), j["name"].get<std::string>(),
+                            j.contains("arguments") ? j["arguments"].dump() : std::string("{}")});
+      ++calls_;
+    } else {
+      out->content += std::string(kOpen) + block + std::string(kClose);  // not a call after all
+    }
+  }
+}
+
+ToolCallStream::Out ToolCallStream::Push(std::string_view text) {
+  Out out;
+  held_ += text;
+  Drain(&out);
+  return out;
+}
+
+ToolCallStream::Out ToolCallStream::Finish() {
+  Out out;
+  Drain(&out);
+  out.content += in_call_ ? std::string(kOpen) + held_ : held_;  // an unclosed call stays text
+  held_.clear();
+  in_call_ = false;
+  return out;
+}
+
+}  // namespace gorae::server

@@ -1,0 +1,75 @@
+// Tool calling for the chat route: the request's tools, tool_choice and the tool calls and
+// results in its messages; the grammar that makes a required call well formed; and the parser
+// that turns the model's "<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>" blocks
+// (Qwen2.5's format, which its template teaches) into OpenAI tool_calls, also while streaming.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "tokenizer/chat_template.h"
+
+namespace gorae::server {
+
+struct ToolSpec {
+  std::string name;
+  nlohmann::ordered_json parameters;  // a JSON Schema (null: any object)
+  std::string rendered;               // the whole definition as the template's tojson writes it
+};
+
+struct ToolRequest {
+  enum class Choice { kAuto, kNone, kRequired, kNamed };
+  std::vector<ToolSpec> tools;
+  Choice choice = Choice::kAuto;
+  std::string named;      // kNamed: the function that must be called
+  bool parallel = true;   // parallel_tool_calls: several calls in one answer
+  bool active() const { return !tools.empty(); }
+  // Calls in the answer are parsed into tool_calls (not with "none", where they stay text).
+  bool parses() const { return active() && choice != Choice::kNone; }
+};
+
+// Reads tools, tool_choice and parallel_tool_calls, and completes `messages` (parsed from the
+// same body, one per entry of "messages") with the assistant turns' tool calls. Errors name the
+// field: a malformed tool or schema, a call of an unknown tool, arguments that are not JSON, a
+// tool message whose tool_call_id matches no earlier call.
+Status ParseToolFields(const nlohmann::ordered_json& body, ToolRequest* out,
+                       std::vector<tokenizer::ChatMessage>* messages);
+
+// GBNF for an answer that is one call (or, with parallel, one or more) of the allowed tools,
+// each with arguments valid against its parameters schema. InvalidArgument naming
+// tools[i].function.parameters for a schema that cannot be compiled.
+Result<std::string> RequiredCallGrammar(const ToolRequest& request);
+
+// GBNF with every rule name prefixed, so that several grammars can live in one.
+std::string PrefixGbnfRules(std::string_view gbnf, std::string_view prefix);
+
+struct ParsedToolCall {
+  std::string id;         // "call_..."
+  std::string name;
+  std::string arguments;  // the arguments object as compact JSON text (OpenAI's string form)
+};
+
+// Splits streamed answer text into content and tool calls. Text that may begin a call is held
+// back until it is one or is not; a block that does not parse stays content.
+class ToolCallStream {
+ public:
+  struct Out {
+    std::string content;
+    std::vector<ParsedToolCall> calls;
+  };
+  Out Push(std::string_view text);
+  Out Finish();
+  int calls() const { return calls_; }
+
+ private:
+  void Drain(Out* out);
+  std::string held_;
+  bool in_call_ = false;
+  int calls_ = 0;
+};
+
+}  // namespace gorae::server

@@ -1,0 +1,115 @@
+// Tool calls: the stream splitter finds the same calls and content wherever the text is cut;
+// the required-call grammar accepts exactly well-formed calls with valid arguments; the request
+// fields are checked with the field named.
+#include <gtest/gtest.h>
+
+#include "infer/grammar.h"
+#include "server/tool_calls.h"
+
+namespace gorae::server {
+namespace {
+
+using nlohmann::ordered_json;
+
+TEST(ToolCalls, SplitterIsTheSameWhereverTheTextIsCut) {
+  const std::string text =
+      "Let me look. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}\n</tool_call>\n"
+      "<tool_call>\n{\"name\": \"now\"}\n</tool_call> <tool_call>not json</tool_call> <tool_ca";
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    ToolCallStream s;
+    ToolCallStream::Out a = s.Push(text.substr(0, cut));
+    ToolCallStream::Out b = s.Push(text.substr(cut));
+    ToolCallStream::Out c = s.Finish();
+    const std::string content = a.content + b.content + c.content;
+    std::vector<ParsedToolCall> calls = a.calls;
+    calls.insert(calls.end(), b.calls.begin(), b.calls.end());
+    calls.insert(calls.end(), c.calls.begin(), c.calls.end());
+    ASSERT_EQ(calls.size(), 2u) << cut;
+    EXPECT_EQ(calls[0].name, "get_weather");
+    EXPECT_EQ(calls[0].arguments, R"({"city":"Seoul"})");
+    EXPECT_EQ(calls[1].name, "now");
+    EXPECT_EQ(calls[1].arguments, "{}");
+    EXPECT_NE(calls[0].id, calls[1].id);
+    EXPECT_EQ(content, "Let me look. \n <tool_call>not json</tool_call> <tool_ca") << cut;
+  }
+  ToolCallStream open;
+  open.Push("<tool_call>\n{\"name\": \"x\"");
+  EXPECT_EQ(open.Finish().content, "<tool_call>\n{\"name\": \"x\"");  // never closed: text
+}
+
+ToolRequest Weather(ToolRequest::Choice choice, bool parallel) {
+  ToolRequest r;
+  std::vector<tokenizer::ChatMessage> none;
+  const auto body = ordered_json::parse(R"({"tools": [
+      {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 10}, "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "required": ["city"]}}},
+      {"type": "function", "function": {"name": "now"}}]})");
+  EXPECT_TRUE(ParseToolFields(body, &r, &none).ok());
+  r.choice = choice;
+  r.named = "get_weather";
+  r.parallel = parallel;
+  return r;
+}
+
+bool Matches(const std::string& gbnf, const std::string& text) {
+  auto g = Grammar::Parse(gbnf);
+  EXPECT_TRUE(g.ok()) << g.status().message() << "\n" << gbnf;
+  if (!g.ok()) return false;
+  GrammarMatcher m(*g);
+  if (!m.Accepts(text)) return false;
+  m.Advance(text);
+  return m.CanEnd();
+}
+
+TEST(ToolCalls, RequiredCallGrammar) {
+  const std::string call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\", \"days\": 3}}\n</tool_call>";
+  const std::string now = "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>";
+  auto required = RequiredCallGrammar(Weather(ToolRequest::Choice::kRequired, false));
+  ASSERT_TRUE(required.ok()) << required.status().message();
+  EXPECT_TRUE(Matches(*required, call));
+  EXPECT_TRUE(Matches(*required, now));
+  EXPECT_FALSE(Matches(*required, call + "\n" + now));  // not parallel
+  EXPECT_FALSE(Matches(*required, "hello"));
+  EXPECT_FALSE(Matches(*required, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"days\": 3}}\n</tool_call>"));
+  EXPECT_FALSE(Matches(*required, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\", \"days\": 9}}\n</tool_call>"));
+  auto parallel = RequiredCallGrammar(Weather(ToolRequest::Choice::kRequired, true));
+  ASSERT_TRUE(parallel.ok());
+  EXPECT_TRUE(Matches(*parallel, call + "\n" + now));
+  auto named = RequiredCallGrammar(Weather(ToolRequest::Choice::kNamed, true));
+  ASSERT_TRUE(named.ok());
+  EXPECT_TRUE(Matches(*named, call));
+  EXPECT_FALSE(Matches(*named, now));
+}
+
+TEST(ToolCalls, PrefixRenamesRulesOnly) {
+  EXPECT_EQ(PrefixGbnfRules("root ::= \"a-b\" [a-z]{1,3} x-y # root\nx-y ::= \"\\\"root\"", "p-"),
+            "p-root ::= \"a-b\" [a-z]{1,3} p-x-y # root\np-x-y ::= \"\\\"root\"");
+}
+
+TEST(ToolCalls, BadFieldsAreNamed) {
+  auto error = [](const char* body) {
+    ToolRequest r;
+    std::vector<tokenizer::ChatMessage> msgs(3);
+    msgs[0].role = "user";
+    msgs[1].role = "assistant";
+    msgs[2].role = "tool";
+    return ParseToolFields(ordered_json::parse(body), &r, &msgs).message();
+  };
+  EXPECT_EQ(error(R"({"tools": [{"type": "function", "function": {"name": "bad name"}}]})").rfind("tools[0].function.name", 0), 0u);
+  EXPECT_EQ(error(R"({"tools": [{"type": "code"}]})").rfind("tools[0].type", 0), 0u);
+  EXPECT_EQ(error(R"({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}})")
+                .rfind("tool_choice.function.name", 0), 0u);
+  EXPECT_EQ(error(R"({"tool_choice": "required"})").rfind("tool_choice", 0), 0u);
+  const char* unmatched = R"({"messages": [{"role": "user", "content": "x"},
+      {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+      {"role": "tool", "tool_call_id": "c2", "content": "r"}]})";
+  EXPECT_EQ(error(unmatched).rfind("messages[2].tool_call_id", 0), 0u) << error(unmatched);
+  const char* bad_args = R"({"messages": [{"role": "user", "content": "x"},
+      {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "r"}]})";
+  EXPECT_EQ(error(bad_args).rfind("messages[1].tool_calls[0].function.arguments", 0), 0u) << error(bad_args);
+}
+
+}  // namespace
+}  // namespace gorae::server
