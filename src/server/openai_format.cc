@@ -68,7 +68,8 @@ json WholeResponse(const ResponseHeader& h, const std::vector<ChoiceResult>& cho
       json message = {{"role", "assistant"}, {"content", c.content}};
       if (!c.tool_calls.is_null()) {
         message["tool_calls"] = c.tool_calls;
-        if (c.content.empty()) message["content"] = nullptr;  // as OpenAI answers a pure call
+        // As OpenAI answers a pure call (the newlines around the call blocks are not content).
+        if (c.content.find_first_not_of(" \n\t\r") == std::string::npos) message["content"] = nullptr;
       }
       // Present only when the model reasoned, as DeepSeek's API and llama.cpp do.
       if (c.has_reasoning) message["reasoning_content"] = c.reasoning;
