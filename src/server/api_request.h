@@ -51,6 +51,7 @@ struct GenerationParams {
   bool echo = false;               // completions: the prompt comes back before the completion
   OutputFormat format;             // response_format / grammar
   bool tool_calls = false;         // chat with tools: the answer's tool-call blocks become tool_calls
+  std::vector<std::string> tool_names;  // the tools that may be called
 };
 
 struct ChatRequest {

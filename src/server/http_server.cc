@@ -311,6 +311,7 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   std::vector<std::string> rendered_tools;
   for (const ToolSpec& t : tools.tools) rendered_tools.push_back(t.rendered);
   parsed->params.tool_calls = tools.parses();
+  for (const ToolSpec& t : tools.tools) parsed->params.tool_names.push_back(t.name);
   if (tools.choice == ToolRequest::Choice::kRequired || tools.choice == ToolRequest::Choice::kNamed) {
     // A required call is decoded under its grammar, so it is always well formed and valid.
     if (parsed->params.format.kind != OutputFormat::Kind::kText) {
@@ -450,7 +451,7 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
   run->logprobs_taken.assign(n, 0);
   run->cached.assign(n, 0);
   if (params.tool_calls) {
-    for (size_t i = 0; i < n; ++i) run->tool_stream.push_back(std::make_unique<ToolCallStream>());
+    for (size_t i = 0; i < n; ++i) run->tool_stream.push_back(std::make_unique<ToolCallStream>(params.tool_names));
     run->fresh_calls.resize(n);
     run->calls_written.assign(n, 0);
   }

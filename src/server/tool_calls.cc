@@ -241,13 +241,36 @@ void ToolCallStream::Drain(Out* out) {
 
 ToolCallStream::Out ToolCallStream::Push(std::string_view text) {
   Out out;
-  held_ += text;
+  if (at_start_ && !tools_.empty()) {
+    start_ += text;
+    const size_t first = start_.find_first_not_of(" \n\t\r");
+    if (first == std::string::npos || start_[first] == '{') return out;  // may be a bare call: hold
+    at_start_ = false;
+    text = start_;
+    held_ += text;
+    start_.clear();
+  } else {
+    held_ += text;
+  }
   Drain(&out);
   return out;
 }
 
 ToolCallStream::Out ToolCallStream::Finish() {
   Out out;
+  if (!start_.empty()) {
+    const auto j = ordered_json::parse(start_, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.is_object() && j.size() == 2 && j.contains("name") && j["name"].is_string() &&
+        std::find(tools_.begin(), tools_.end(), j["name"].get<std::string>()) != tools_.end() &&
+        j.contains("arguments") && j["arguments"].is_object()) {
+      out.calls.push_back({NewCallId(), j["name"].get<std::string>(), j["arguments"].dump()});
+      ++calls_;
+      start_.clear();
+      return out;
+    }
+    held_ += start_;
+    start_.clear();
+  }
   Drain(&out);
   out.content += in_call_ ? std::string(kOpen) + held_ : held_;  // an unclosed call stays text
   held_.clear();

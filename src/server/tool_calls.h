@@ -54,9 +54,13 @@ struct ParsedToolCall {
 };
 
 // Splits streamed answer text into content and tool calls. Text that may begin a call is held
-// back until it is one or is not; a block that does not parse stays content.
+// back until it is one or is not; a block that does not parse stays content. Small models often
+// answer a call as the bare object, without the tags ({"name": "get_weather", "arguments":
+// {...}}): an answer that is only that, naming one of `tools`, is a call too (so an answer that
+// starts with "{" is held until it ends).
 class ToolCallStream {
  public:
+  explicit ToolCallStream(std::vector<std::string> tools = {}) : tools_(std::move(tools)) {}
   struct Out {
     std::string content;
     std::vector<ParsedToolCall> calls;
@@ -67,6 +71,9 @@ class ToolCallStream {
 
  private:
   void Drain(Out* out);
+  std::vector<std::string> tools_;
+  bool at_start_ = true;  // nothing but whitespace shown so far
+  std::string start_;     // the answer held while it may be a bare call
   std::string held_;
   bool in_call_ = false;
   int calls_ = 0;

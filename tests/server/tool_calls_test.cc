@@ -32,6 +32,22 @@ TEST(ToolCalls, SplitterIsTheSameWhereverTheTextIsCut) {
     EXPECT_NE(calls[0].id, calls[1].id);
     EXPECT_EQ(content, "Let me look. \n <tool_call>not json</tool_call> <tool_ca") << cut;
   }
+  // A bare call object (no tags) naming a known tool, wherever it is cut; other JSON stays text.
+  const std::string bare = "  {\"name\": \"now\", \"arguments\": {}}\n";
+  for (size_t cut = 0; cut <= bare.size(); ++cut) {
+    ToolCallStream s({"now"});
+    std::string content = s.Push(bare.substr(0, cut)).content;
+    content += s.Push(bare.substr(cut)).content;
+    const ToolCallStream::Out end = s.Finish();
+    EXPECT_EQ(content + end.content, "") << cut;
+    ASSERT_EQ(end.calls.size(), 1u) << cut;
+    EXPECT_EQ(end.calls[0].name, "now");
+  }
+  ToolCallStream other({"now"});
+  EXPECT_EQ(other.Push("{\"name\": \"later\", \"arguments\": {}}").content, "");
+  EXPECT_EQ(other.Finish().content, "{\"name\": \"later\", \"arguments\": {}}");
+  ToolCallStream prose({"now"});
+  EXPECT_EQ(prose.Push("Hi {").content, "Hi {");
   ToolCallStream open;
   open.Push("<tool_call>\n{\"name\": \"x\"");
   EXPECT_EQ(open.Finish().content, "<tool_call>\n{\"name\": \"x\"");  // never closed: text
