@@ -49,9 +49,6 @@ Result<json> OpenAiFields(const json& body, OllamaRequest* r) {
     }
     r->format.field = "format";
   }
-  if (auto t = body.find("tools"); t != body.end() && !t->is_null() && !(t->is_array() && t->empty())) {
-    return InvalidArgument("tools: tool calling is not supported by this server yet");
-  }
   if (auto t = body.find("think"); t != body.end() && !t->is_null()) {
     if (t->is_boolean()) {
       r->think = t->get<bool>();
@@ -120,6 +117,9 @@ Result<OllamaRequest> ParseOllamaGenerate(const json& body) {
   OllamaRequest r;
   GORAE_ASSIGN_OR_RETURN(json openai, OpenAiFields(body, &r));
   GORAE_RETURN_IF_ERROR(CheckNoImages(body, "body"));
+  if (auto t = body.find("tools"); t != body.end() && !t->is_null() && !(t->is_array() && t->empty())) {
+    return InvalidArgument("tools: /api/generate takes no tools (/api/chat does)");
+  }
   for (const char* unsupported : {"suffix", "template", "context"}) {
     auto it = body.find(unsupported);
     if (it != body.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty()) &&
@@ -152,6 +152,39 @@ Result<OllamaRequest> ParseOllamaGenerate(const json& body) {
   r.params.format = r.format;
   if (!r.raw) r.messages = std::move(chat->messages);
   return r;
+}
+
+Result<nlohmann::ordered_json> OllamaToolsAsOpenAi(const nlohmann::ordered_json& body) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  if (body.contains("tools")) out["tools"] = body["tools"];
+  auto msgs = body.find("messages");
+  if (msgs == body.end() || !msgs->is_array()) return out;
+  nlohmann::ordered_json converted = nlohmann::ordered_json::array();
+  std::vector<std::string> pending;  // ids of calls not answered yet, oldest first
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    nlohmann::ordered_json m = (*msgs)[i];
+    if (!m.is_object()) return InvalidArgument("messages[{}]: expected an object", i);
+    if (auto calls = m.find("tool_calls"); calls != m.end() && calls->is_array()) {
+      nlohmann::ordered_json openai = nlohmann::ordered_json::array();
+      for (size_t k = 0; k < calls->size(); ++k) {
+        nlohmann::ordered_json c = (*calls)[k];
+        const std::string id = fmt::format("call_{}_{}", i, k);  // Ollama's calls carry no id
+        pending.push_back(id);
+        c["id"] = id;
+        c["type"] = "function";
+        openai.push_back(std::move(c));
+      }
+      m["tool_calls"] = std::move(openai);
+    }
+    if (m.value("role", "") == "tool") {
+      if (pending.empty()) return InvalidArgument("messages[{}]: a tool result with no earlier tool call to answer", i);
+      m["tool_call_id"] = pending.front();
+      pending.erase(pending.begin());
+    }
+    converted.push_back(std::move(m));
+  }
+  out["messages"] = std::move(converted);
+  return out;
 }
 
 Result<std::string> ParseOllamaShow(const json& body) {
@@ -222,11 +255,13 @@ json OllamaShow(const OllamaModelInfo& m, const ModelConfig& c) {
           {"modified_at", Rfc3339(m.created, 0)}};
 }
 
-json OllamaPiece(bool chat, const std::string& model, const std::string& content, const std::string& thinking) {
+json OllamaPiece(bool chat, const std::string& model, const std::string& content, const std::string& thinking,
+                 const json& tool_calls) {
   json out = {{"model", model}, {"created_at", OllamaTimestamp()}};
   if (chat) {
     json message = {{"role", "assistant"}, {"content", content}};
     if (!thinking.empty()) message["thinking"] = thinking;
+    if (!tool_calls.is_null()) message["tool_calls"] = tool_calls;
     out["message"] = std::move(message);
   } else {
     out["response"] = content;
@@ -237,8 +272,8 @@ json OllamaPiece(bool chat, const std::string& model, const std::string& content
 }
 
 json OllamaDone(bool chat, const std::string& model, const OllamaStats& s, const std::string& content,
-                const std::string& thinking) {
-  json out = OllamaPiece(chat, model, content, thinking);
+                const std::string& thinking, const json& tool_calls) {
+  json out = OllamaPiece(chat, model, content, thinking, tool_calls);
   out["done"] = true;
   out["done_reason"] = s.done_reason;
   out["total_duration"] = s.total_ns;

@@ -41,6 +41,9 @@ inline constexpr const char* kOllamaApiVersion = "0.12.0";  // the Ollama API ve
 
 Result<OllamaRequest> ParseOllamaChat(const nlohmann::json& body);
 Result<OllamaRequest> ParseOllamaGenerate(const nlohmann::json& body);
+// The tools and messages of an /api/chat body in OpenAI's shape (tool_calls with ids, tool
+// results with the tool_call_id of the oldest unanswered call), for ParseToolFields.
+Result<nlohmann::ordered_json> OllamaToolsAsOpenAi(const nlohmann::ordered_json& body);
 // /api/show: the model name asked for ("model", or the older "name").
 Result<std::string> ParseOllamaShow(const nlohmann::json& body);
 
@@ -64,7 +67,8 @@ nlohmann::json OllamaShow(const OllamaModelInfo& m, const ModelConfig& config);
 std::string OllamaTimestamp();
 
 // One streamed piece (chat: "message"; generate: "response"), "thinking" when non-empty.
-nlohmann::json OllamaPiece(bool chat, const std::string& model, const std::string& content, const std::string& thinking);
+nlohmann::json OllamaPiece(bool chat, const std::string& model, const std::string& content, const std::string& thinking,
+                           const nlohmann::json& tool_calls = nullptr);
 
 struct OllamaStats {
   std::string done_reason;  // "stop" or "length"
@@ -74,6 +78,6 @@ struct OllamaStats {
 };
 // The last object: done, the reason, counts and durations, with the whole text when not streamed.
 nlohmann::json OllamaDone(bool chat, const std::string& model, const OllamaStats& s, const std::string& content,
-                          const std::string& thinking);
+                          const std::string& thinking, const nlohmann::json& tool_calls = nullptr);
 
 }  // namespace gorae::server

@@ -152,11 +152,33 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
     return SendOllama(res, 200, done);
   }
 
+  // Tools (chat): read with their key order, checked and rendered as on the OpenAI route; the
+  // answer's calls are parsed (Ollama has no tool_choice: the model decides).
+  std::vector<std::string> rendered_tools;
+  if (chat) {
+    auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    auto openai = OllamaToolsAsOpenAi(ordered);
+    if (!openai.ok()) return SendOllamaError(res, 400, openai.status().message());
+    ToolRequest tools;
+    if (Status s = ParseToolFields(*openai, &tools, &parsed->messages); !s.ok()) {
+      return SendOllamaError(res, 400, s.message());
+    }
+    for (const ToolSpec& t : tools.tools) {
+      rendered_tools.push_back(t.rendered);
+      parsed->params.tool_names.push_back(t.name);
+    }
+    parsed->params.tool_calls = tools.parses();
+  }
+
   Prompt p;
   std::string text = parsed->prompt;
   if (!parsed->raw) {
-    auto rendered = tok_->RenderChat(parsed->messages, /*add_generation_prompt=*/true);
-    if (!rendered.ok()) return SendOllamaError(res, 400, rendered.status().WithContext("messages").message());
+    auto rendered = tok_->RenderChat(parsed->messages, /*add_generation_prompt=*/true, rendered_tools);
+    if (!rendered.ok()) {
+      const bool about_tools = rendered.status().message().rfind("tools:", 0) == 0;
+      return SendOllamaError(res, 400, about_tools ? rendered.status().message()
+                                                   : rendered.status().WithContext("messages").message());
+    }
     text = std::move(*rendered);
     p.opens_reasoning = PromptOpensReasoning(text);
     if (p.opens_reasoning && parsed->think == false) {
@@ -182,6 +204,17 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
 
 namespace {
 
+// Ollama's tool calls: {"function": {"name", "arguments": {object}}} (arguments as an object).
+json OllamaCalls(std::vector<ParsedToolCall>* fresh) {
+  if (fresh->empty()) return nullptr;
+  json calls = json::array();
+  for (const ParsedToolCall& c : *fresh) {
+    calls.push_back({{"function", {{"name", c.name}, {"arguments", json::parse(c.arguments, nullptr, false)}}}});
+  }
+  fresh->clear();
+  return calls;
+}
+
 OllamaStats StatsOf(const InFlight& run) {
   OllamaStats s;
   s.done_reason = run.finish.empty() ? "stop" : run.finish[0];
@@ -201,16 +234,26 @@ OllamaStats StatsOf(const InFlight& run) {
 
 void HttpServer::OllamaAnswer(std::shared_ptr<InFlight> run, bool chat, httplib::Response& res) {
   std::string content, thinking;
+  json calls = nullptr;
   while (!run->Done()) {
     run->version = run->job->WaitForChange(run->version, std::chrono::milliseconds(200));
     run->Pump([&](size_t, const SplitDelta& d, const std::string&) {
       content += d.content;
       thinking += d.reasoning;
+      if (!run->fresh_calls.empty()) {
+        json more = OllamaCalls(&run->fresh_calls[0]);
+        if (!more.is_null()) {
+          if (calls.is_null()) calls = json::array();
+          for (auto& c : more) calls.push_back(std::move(c));
+        }
+      }
     });
     const Status err = run->job->error();
     if (!err.ok()) return SendOllamaError(res, 500, err.message());
   }
-  SendOllama(res, 200, OllamaDone(chat, run->header.model, StatsOf(*run), content, thinking));
+  OllamaStats stats = StatsOf(*run);
+  if (stats.done_reason == "tool_calls") stats.done_reason = "stop";  // Ollama's reason for a call
+  SendOllama(res, 200, OllamaDone(chat, run->header.model, stats, content, thinking, calls));
 }
 
 void HttpServer::OllamaStream(std::shared_ptr<InFlight> run, bool chat, httplib::Response& res) {
@@ -222,12 +265,19 @@ void HttpServer::OllamaStream(std::shared_ptr<InFlight> run, bool chat, httplib:
         std::string out;
         run->version = run->job->WaitForChange(run->version, std::chrono::milliseconds(50));
         run->Pump([&](size_t, const SplitDelta& d, const std::string&) {
-          if (!d.empty()) out += OllamaPiece(chat, run->header.model, d.content, d.reasoning).dump() + "\n";
+          const json calls = run->fresh_calls.empty() ? json(nullptr) : OllamaCalls(&run->fresh_calls[0]);
+          if (!d.empty() || !calls.is_null()) {
+            out += OllamaPiece(chat, run->header.model, d.content, d.reasoning, calls).dump() + "\n";
+          }
         });
         const Status err = run->job->error();
         if (!err.ok()) out += json{{"error", err.message()}}.dump() + "\n";
         const bool done = run->Done() || !err.ok();
-        if (done && err.ok()) out += OllamaDone(chat, run->header.model, StatsOf(*run), "", "").dump() + "\n";
+        if (done && err.ok()) {
+          OllamaStats stats = StatsOf(*run);
+          if (stats.done_reason == "tool_calls") stats.done_reason = "stop";
+          out += OllamaDone(chat, run->header.model, stats, "", "").dump() + "\n";
+        }
         // NDJSON has no comment lines: while nothing comes (a long prefill), a write of nothing
         // cannot tell whether the client left, so the slot is freed at the first token after.
         if (out.empty()) return true;

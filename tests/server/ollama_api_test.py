@@ -115,6 +115,30 @@ def main():
                 f"think false closes the think block in the prompt ({no_think.prompt_eval_count} vs "
                 f"{think.prompt_eval_count} prompt tokens)")
 
+    # Tools on /api/chat (a Qwen2.5-template model): definitions and past calls reach the prompt,
+    # a tool result needs a call to answer, and a template without tools refuses them.
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    with TestModel(args.make_model, "qwen2_5") as model, Server(args.gorae, model.dir, "--ctx", "2048") as srv:
+        client = ollama.Client(host=srv.url, timeout=120)
+        plain = client.chat(model="m", messages=MSGS, options={"num_predict": 1})
+        with_tools = client.chat(model="m", messages=MSGS, tools=[weather], options={"num_predict": 1})
+        c.check(with_tools.prompt_eval_count > plain.prompt_eval_count + 20,
+                f"tools are rendered: {with_tools.prompt_eval_count} vs {plain.prompt_eval_count} prompt tokens")
+        history = MSGS + [{"role": "assistant", "content": "",
+                           "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Seoul"}}}]},
+                          {"role": "tool", "content": "21 degrees", "tool_name": "get_weather"}]
+        after = client.chat(model="m", messages=history, tools=[weather], options={"num_predict": 1})
+        c.check(after.prompt_eval_count > with_tools.prompt_eval_count + 10, "the call and its result are in the prompt")
+        status, body = post(srv.url + "/api/chat", {"model": "m", "tools": [weather], "messages": MSGS + [
+            {"role": "tool", "content": "21"}]})
+        c.check(status == 400 and "no earlier tool call" in body.get("error", ""), f"an unasked result: {status} {body}")
+        status, body = post(srv.url + "/api/generate", {"model": "m", "prompt": "x", "tools": [weather]})
+        c.check(status == 400 and body.get("error", "").startswith("tools"), f"generate with tools: {status} {body}")
+    with TestModel(args.make_model) as model, Server(args.gorae, model.dir, "--ctx", "256") as srv:
+        status, body = post(srv.url + "/api/chat", {"model": "m", "messages": MSGS, "tools": [weather]})
+        c.check(status == 400 and "not supported yet" in body.get("error", ""), f"no tool template: {status} {body}")
+
     with TestModel(args.make_model) as model, Server(args.gorae, model.dir, "--ctx", "128", "--api-key", "k") as srv:
         expect_error(c, "chat without the key", 401, "",
                      lambda: ollama.Client(host=srv.url, timeout=30).chat(model="x", messages=MSGS))

@@ -1,6 +1,6 @@
 // Ollama request bodies: options map onto the sampler (with Ollama's names in the errors),
 // num_predict -1/-2 mean "up to the context", think, raw and format are read, and what gorae
-// cannot do (tools, images, suffix) is refused naming the field.
+// cannot do (tools on generate, images, suffix) is refused naming the field.
 #include <gtest/gtest.h>
 
 #include "server/ollama_api.h"
@@ -63,7 +63,8 @@ TEST(OllamaRequest, ErrorsNameTheField) {
             OutputFormat::Kind::kJsonObject);
   EXPECT_EQ(ParseOllamaChat({{"messages", kMessages}, {"format", {{"type", "object"}}}})->params.format.kind,
             OutputFormat::Kind::kJsonSchema);
-  EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"tools", {{{"type", "function"}}}}})), "tools");
+  EXPECT_EQ(FieldOf(ParseOllamaGenerate({{"prompt", "a"}, {"tools", {{{"type", "function"}}}}}).status().message()),
+            "tools");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"think", 3}})), "think");
   EXPECT_EQ(FieldOf(ChatError({{"messages", kMessages}, {"stream", "yes"}})), "stream");
   EXPECT_EQ(FieldOf(ChatError({{"messages", json::array({{{"role", "user"}, {"images", {"x"}}}})}})),
