@@ -12,11 +12,10 @@ must give the same answers (checked; the cache changes no token).
 
 Only 127.0.0.1 is used. Output: a table, and one JSON line per run."""
 import argparse
-import http.client
 import json
-import subprocess
 import sys
-import time
+
+from chat_stream import cpu_model, start_gorae, stop, stream_chat
 
 WORDS = ("the whale swims under a grey sea while gulls call over the harbour and the boats "
          "come home with nets full of silver fish at dusk").split()
@@ -26,54 +25,11 @@ def words(n, shift):
     return " ".join(WORDS[(shift + k) % len(WORDS)] for k in range(n))
 
 
-def start_server(args, extra):
-    cmd = [args.gorae, "serve", "--model", args.model, "--host", "127.0.0.1", "--port", "0", "--ctx", str(args.ctx),
-           "--parallel", str(args.parallel), "--threads", str(args.threads), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
-    if "listening on http://127.0.0.1:" not in line:
-        proc.kill()
-        raise RuntimeError(f"gorae serve did not start: {line!r}")
-    return proc, int(line.strip().rsplit(":", 1)[1])
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def turn(port, messages, answer_tokens):
     """One streamed chat request; returns (ttft_s, total_s, answer, usage)."""
-    body = {"model": "m", "messages": messages, "max_tokens": answer_tokens, "temperature": 0, "ignore_eos": True,
-            "stream": True, "stream_options": {"include_usage": True}}
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1200)
-    t0 = time.perf_counter()
-    conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    if resp.status != 200:
-        raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:300]!r}")
-    ttft, answer, usage = None, "", None
-    while True:
-        line = resp.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line.startswith(b"data: ") or line == b"data: [DONE]":
-            continue
-        chunk = json.loads(line[6:])
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-        for ch in chunk.get("choices", []):
-            piece = ch.get("delta", {}).get("content") or ""
-            if piece and ttft is None:
-                ttft = time.perf_counter() - t0
-            answer += piece
-    total = time.perf_counter() - t0
-    conn.close()
-    return ttft if ttft is not None else total, total, answer, usage
+    r = stream_chat(port, {"model": "m", "messages": messages, "max_tokens": answer_tokens, "temperature": 0,
+                           "ignore_eos": True})
+    return r["ttft_s"], r["total_s"], r["text"], r["usage"]
 
 
 def conversation(args, port):
@@ -86,14 +42,6 @@ def conversation(args, port):
                      "cached_tokens": usage["prompt_tokens_details"]["cached_tokens"], "answer": answer})
         messages.append({"role": "assistant", "content": answer})
     return rows
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "?")
-    except OSError:
-        return "?"
 
 
 def main():
@@ -111,7 +59,7 @@ def main():
 
     runs = {}
     for name, extra in (("cache", []), ("no-cache", ["--no-prompt-cache"])):
-        proc, port = start_server(args, extra)
+        proc, port = start_gorae(args.gorae, args.model, args.ctx, args.parallel, args.threads, extra)
         try:
             turn(port, [{"role": "user", "content": "warm up"}], 2)  # page the weights in first
             runs[name] = conversation(args, port)

@@ -9,12 +9,11 @@ checked: each must parse as JSON (and the schema's required keys be there).
 
 Only 127.0.0.1 is used. Output: a table and one JSON line per mode."""
 import argparse
-import http.client
 import json
 import statistics
-import subprocess
 import sys
-import time
+
+from chat_stream import cpu_model, start_gorae, stop, stream_chat
 
 SCHEMA = {"type": "object",
           "properties": {"name": {"type": "string", "maxLength": 40},
@@ -29,34 +28,9 @@ PROMPTS = ["Describe a fictional software engineer as a JSON object with name, a
 
 
 def stream(port, body):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1200)
-    t0 = time.perf_counter()
-    conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    if resp.status != 200:
-        raise RuntimeError(f"HTTP {resp.status}: {resp.read()[:300]!r}")
-    first, text, usage = None, "", None
-    while True:
-        line = resp.readline()
-        if not line:
-            break
-        line = line.strip()
-        if not line.startswith(b"data: {"):
-            continue
-        chunk = json.loads(line[6:])
-        usage = chunk.get("usage") or usage
-        for ch in chunk.get("choices", []):
-            piece = ch["delta"].get("content") or ""
-            if piece and first is None:
-                first = time.perf_counter()
-            text += piece
-    end = time.perf_counter()
-    return text, usage["completion_tokens"], (first or end) - t0, end - (first or end)
-
-
-def cpu_model():
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "?")
+    """(text, completion tokens, ttft_s, decode_s) of one streamed chat request."""
+    r = stream_chat(port, body)
+    return r["text"], r["usage"]["completion_tokens"], r["ttft_s"], r["decode_s"]
 
 
 def main():
@@ -67,22 +41,17 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    proc = subprocess.Popen([args.gorae, "serve", "--model", args.model, "--port", "0", "--ctx", "1024", "--parallel",
-                             "1", "--threads", str(args.threads)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
-    line = proc.stdout.readline()
-    port = int(line.strip().rsplit(":", 1)[1])
+    proc, port = start_gorae(args.gorae, args.model, 1024, 1, args.threads)
     modes = {"free": None, "json_object": {"type": "json_object"},
              "json_schema": {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}}
     rows = {m: [] for m in modes}
     try:
-        stream(port, {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True,
-                      "stream_options": {"include_usage": True}})  # warm up
+        stream(port, {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})  # warm up
         for _ in range(args.rounds):
             for prompt in PROMPTS:
                 for mode, fmt in modes.items():  # interleaved, so that drift hits every mode alike
                     body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": args.tokens,
-                            "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+                            "temperature": 0}
                     if fmt:
                         body["response_format"] = fmt
                     text, tokens, ttft, decode = stream(port, body)
@@ -96,8 +65,7 @@ def main():
                     rows[mode].append({"tokens": tokens, "ttft_s": ttft, "decode_s": decode,
                                        "tok_s": (tokens - 1) / decode if decode > 0 and tokens > 1 else 0.0, "valid": ok})
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop(proc)
     base = statistics.median(r["tok_s"] for r in rows["free"])
     print(f"CPU: {cpu_model()}; model {args.model}; {args.threads} threads; greedy, up to {args.tokens} tokens")
     print(f"{'mode':>12} {'requests':>8} {'tokens':>7} {'decode tok/s':>13} {'vs free':>8} {'valid':>6}")

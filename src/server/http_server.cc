@@ -537,12 +537,7 @@ void HttpServer::Stream(std::shared_ptr<InFlight> run, httplib::Response& res) {
           out = ": waiting\n\n";
         }
         *idle_polls = 0;
-        if (!sink.write(out.data(), out.size())) {
-          run->job->Cancel();  // the client is gone: free its slots before the next step
-          return false;
-        }
-        if (done) sink.done();
-        return true;
+        return run->Write(sink, out, done);
       },
       [run](bool) mutable { run.reset(); });
 }

@@ -147,6 +147,18 @@ struct InFlight {
     }
   }
 
+  // Writes a streamed response's next bytes; a failed write means the client is gone, so the
+  // job is cancelled (its slots are free before the next step) and false ends the stream.
+  template <typename Sink>
+  bool Write(Sink& sink, const std::string& out, bool done) {
+    if (!sink.write(out.data(), out.size())) {
+      job->Cancel();
+      return false;
+    }
+    if (done) sink.done();
+    return true;
+  }
+
  private:
   // The answer's tool-call blocks become calls (held in fresh_calls until written); an answer
   // that ends after calling finishes with "tool_calls".

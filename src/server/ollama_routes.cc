@@ -258,10 +258,9 @@ void HttpServer::OllamaAnswer(std::shared_ptr<InFlight> run, bool chat, httplib:
 
 void HttpServer::OllamaStream(std::shared_ptr<InFlight> run, bool chat, httplib::Response& res) {
   res.status = 200;
-  auto idle_polls = std::make_shared<int>(0);
   res.set_chunked_content_provider(
       "application/x-ndjson",
-      [run, chat, idle_polls](size_t, httplib::DataSink& sink) {
+      [run, chat](size_t, httplib::DataSink& sink) {
         std::string out;
         run->version = run->job->WaitForChange(run->version, std::chrono::milliseconds(50));
         run->Pump([&](size_t, const SplitDelta& d, const std::string&) {
@@ -281,13 +280,7 @@ void HttpServer::OllamaStream(std::shared_ptr<InFlight> run, bool chat, httplib:
         // NDJSON has no comment lines: while nothing comes (a long prefill), a write of nothing
         // cannot tell whether the client left, so the slot is freed at the first token after.
         if (out.empty()) return true;
-        *idle_polls = 0;
-        if (!sink.write(out.data(), out.size())) {
-          run->job->Cancel();  // the client is gone: free its slots before the next step
-          return false;
-        }
-        if (done) sink.done();
-        return true;
+        return run->Write(sink, out, done);
       },
       [run](bool) mutable { run.reset(); });
 }
