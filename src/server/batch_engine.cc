@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <optional>
 
@@ -505,8 +506,12 @@ void BatchEngine::Step() {
             any = any || std::isfinite(last[v]);
           }
         }
-        if (!any) {  // nothing can continue the grammar (and it cannot end): stop here
-          s.job->Finish(s.index, FinishReason::kStop);
+        if (!any) {
+          // Nothing can continue the grammar and it cannot end: not reachable with an exact
+          // matcher, so it is said out loud rather than passed off as a finished answer.
+          std::fprintf(stderr, "gorae: warning: the output grammar allows no token after %d tokens; the answer ends "
+                               "incomplete\n", s.generated);
+          s.job->Finish(s.index, FinishReason::kLength);  // "length": incomplete, not a finished answer
           touched.push_back(s.job);
           Release(s);
           continue;

@@ -168,6 +168,7 @@ Result<nlohmann::ordered_json> OllamaToolsAsOpenAi(const nlohmann::ordered_json&
       nlohmann::ordered_json openai = nlohmann::ordered_json::array();
       for (size_t k = 0; k < calls->size(); ++k) {
         nlohmann::ordered_json c = (*calls)[k];
+        if (!c.is_object()) return InvalidArgument("messages[{}].tool_calls[{}]: expected an object", i, k);
         const std::string id = fmt::format("call_{}_{}", i, k);  // Ollama's calls carry no id
         pending.push_back(id);
         c["id"] = id;
