@@ -3,9 +3,10 @@
 // string"); FieldOf() recovers that name for the error's "param".
 //
 // Accepted beyond the OpenAI fields (as llama.cpp's server does): top_k, min_p,
-// repetition_penalty, ignore_eos. Fields gorae cannot honour (tools, non-zero presence/frequency
-// penalties, non-text response formats) are refused, never silently ignored; unknown fields are
-// ignored, since clients send vendor extras.
+// repetition_penalty, ignore_eos, grammar. Fields gorae cannot honour (non-zero presence /
+// frequency penalties, logit_bias, best_of, tools on completions) are refused, never silently
+// ignored; unknown fields are ignored, since clients send vendor extras. Tools are read from the
+// body by server/tool_calls.h (they need the keys' order), response_format / grammar here.
 //
 // Log-probabilities: chat takes `logprobs: true` and `top_logprobs: 0..20`; completions take the
 // legacy `logprobs: N` (0..20 alternatives) and `echo: true`, which returns the prompt too, with
