@@ -291,6 +291,24 @@ def tool_conversations():
     ]
 
 
+def deepseek_tool_conversations():
+    """DeepSeek-R1's template renders tool calls (arguments as the JSON text OpenAI sends) and
+    tool outputs, but no tool definitions."""
+    call = {'type': 'function', 'function': {'name': 'get_weather', 'arguments': '{"city": "Seoul"}'}}
+    now = {'type': 'function', 'function': {'name': 'now', 'arguments': '{}'}}
+    return [
+        [{'role': 'user', 'content': 'Weather in Seoul?'}, {'role': 'assistant', 'content': '', 'tool_calls': [call]},
+         {'role': 'tool', 'content': '{"temp": 21}'}, {'role': 'assistant', 'content': 'It is 21 degrees.'}],
+        [{'role': 'system', 'content': 'Be exact.'}, {'role': 'user', 'content': 'Weather and time?'},
+         {'role': 'assistant', 'content': 'Checking.', 'tool_calls': [call, now]},
+         {'role': 'tool', 'content': '21'}, {'role': 'tool', 'content': '12:00'}],
+        [{'role': 'user', 'content': 'a'}, {'role': 'assistant', 'content': '', 'tool_calls': [call]},
+         {'role': 'tool', 'content': '1'}, {'role': 'user', 'content': 'again'},
+         {'role': 'assistant', 'content': '', 'tool_calls': [now]}, {'role': 'tool', 'content': '2'},
+         {'role': 'assistant', 'content': 'done'}, {'role': 'user', 'content': 'thanks'}],
+    ]
+
+
 def write_tool_goldens():
     """golden/chat_qwen2_5_tools.jsonl {"tools", "messages", "add_generation_prompt", "text"}."""
     from transformers import PreTrainedTokenizerFast
@@ -304,6 +322,13 @@ def write_tool_goldens():
                                            add_generation_prompt=gen)
             rows.append({'tools': tools, 'messages': conv, 'add_generation_prompt': gen, 'text': text})
     write_jsonl(os.path.join(TESTS, 'golden', 'chat_qwen2_5_tools.jsonl'), rows)
+    template = open(os.path.join(TESTS, 'data', 'deepseek_r1.jinja'), encoding='utf-8').read()
+    rows = []
+    for conv in deepseek_tool_conversations():
+        for gen in (False, True):
+            text = tok.apply_chat_template(conv, chat_template=template, tokenize=False, add_generation_prompt=gen)
+            rows.append({'messages': conv, 'add_generation_prompt': gen, 'text': text})
+    write_jsonl(os.path.join(TESTS, 'golden', 'chat_deepseek_r1_tools.jsonl'), rows)
 
 
 def main():

@@ -53,6 +53,7 @@ struct GenerationParams {
   OutputFormat format;             // response_format / grammar
   bool tool_calls = false;         // chat with tools: the answer's tool-call blocks become tool_calls
   std::vector<std::string> tool_names;  // the tools that may be called
+  bool deepseek_tool_format = false;    // the calls are DeepSeek's (else Qwen2.5's), as the template
 };
 
 struct ChatRequest {

@@ -302,6 +302,9 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   KeepSchemaOrder(req.body, &parsed->params.format);
   // Tools: read from the body with its key order kept (a definition is rendered as written).
   ToolRequest tools;
+  if (tok_->chat_template().ok() && *tok_->chat_template() == tokenizer::ChatTemplateKind::kDeepSeekR1) {
+    tools.format = ToolCallFormat::kDeepSeek;
+  }
   {
     const auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!ordered.is_discarded()) {
@@ -311,6 +314,7 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   std::vector<std::string> rendered_tools;
   for (const ToolSpec& t : tools.tools) rendered_tools.push_back(t.rendered);
   parsed->params.tool_calls = tools.parses();
+  parsed->params.deepseek_tool_format = tools.format == ToolCallFormat::kDeepSeek;
   for (const ToolSpec& t : tools.tools) parsed->params.tool_names.push_back(t.name);
   if (tools.choice == ToolRequest::Choice::kRequired || tools.choice == ToolRequest::Choice::kNamed) {
     // A required call is decoded under its grammar, so it is always well formed and valid.
@@ -451,7 +455,8 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
   run->logprobs_taken.assign(n, 0);
   run->cached.assign(n, 0);
   if (params.tool_calls) {
-    for (size_t i = 0; i < n; ++i) run->tool_stream.push_back(std::make_unique<ToolCallStream>(params.tool_names));
+    const ToolCallFormat format = params.deepseek_tool_format ? ToolCallFormat::kDeepSeek : ToolCallFormat::kQwen;
+    for (size_t i = 0; i < n; ++i) run->tool_stream.push_back(std::make_unique<ToolCallStream>(params.tool_names, format));
     run->fresh_calls.resize(n);
     run->calls_written.assign(n, 0);
   }

@@ -160,6 +160,9 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
     auto openai = OllamaToolsAsOpenAi(ordered);
     if (!openai.ok()) return SendOllamaError(res, 400, openai.status().message());
     ToolRequest tools;
+    if (tok_->chat_template().ok() && *tok_->chat_template() == tokenizer::ChatTemplateKind::kDeepSeekR1) {
+      tools.format = ToolCallFormat::kDeepSeek;
+    }
     if (Status s = ParseToolFields(*openai, &tools, &parsed->messages); !s.ok()) {
       return SendOllamaError(res, 400, s.message());
     }
@@ -168,6 +171,7 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
       parsed->params.tool_names.push_back(t.name);
     }
     parsed->params.tool_calls = tools.parses();
+    parsed->params.deepseek_tool_format = tools.format == ToolCallFormat::kDeepSeek;
   }
 
   Prompt p;

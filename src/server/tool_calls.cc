@@ -16,6 +16,28 @@ namespace {
 
 constexpr std::string_view kOpen = "<tool_call>";
 constexpr std::string_view kClose = "</tool_call>";
+constexpr std::string_view kDsOpen = "<｜tool▁calls▁begin｜>";
+constexpr std::string_view kDsClose = "<｜tool▁calls▁end｜>";
+constexpr std::string_view kDsCallBegin = "<｜tool▁call▁begin｜>";
+constexpr std::string_view kDsCallEnd = "<｜tool▁call▁end｜>";
+constexpr std::string_view kDsSep = "<｜tool▁sep｜>";
+
+// The DeepSeek markers as students misspell them ("_" or " " for "▁") become the real ones.
+void NormalizeDeepSeekMarkers(std::string* s) {
+  for (std::string_view marker : {kDsOpen, kDsClose, kDsCallBegin, kDsCallEnd, kDsSep}) {
+    for (const char* sub : {"_", " "}) {
+      std::string variant(marker);
+      for (size_t p; (p = variant.find("▁")) != std::string::npos;) variant.replace(p, std::string_view("▁").size(), sub);
+      for (size_t p; (p = s->find(variant)) != std::string::npos;) s->replace(p, variant.size(), marker);
+    }
+  }
+}
+
+std::string Trim(std::string_view s) {
+  const size_t b = s.find_first_not_of(" \n\t\r");
+  if (b == std::string_view::npos) return "";
+  return std::string(s.substr(b, s.find_last_not_of(" \n\t\r") - b + 1));
+}
 
 bool ValidFunctionName(const std::string& n) {
   if (n.empty() || n.size() > 64) return false;
@@ -125,16 +147,19 @@ Status ParseToolFields(const ordered_json& body, ToolRequest* out, std::vector<t
         const std::string name = fn["name"].get<std::string>();
         if (!out->tools.empty() && !known(name)) return InvalidArgument("{}.function.name: no tool named '{}'", cw, name);
         ordered_json args = ordered_json::object();
+        std::string raw;
         if (auto a = fn.find("arguments"); a != fn.end() && !a->is_null()) {
           if (a->is_string()) {  // OpenAI's form: the arguments object as JSON text
-            args = ordered_json::parse(a->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+            raw = a->get<std::string>();
+            args = ordered_json::parse(raw, nullptr, /*allow_exceptions=*/false);
             if (args.is_discarded()) return InvalidArgument("{}.function.arguments: not valid JSON", cw);
           } else {
             args = *a;
           }
         }
+        if (raw.empty()) raw = tokenizer::PyJsonDumps(args);
         if (c.contains("id") && c["id"].is_string()) call_ids.push_back(c["id"].get<std::string>());
-        (*messages)[i].tool_calls.push_back({name, tokenizer::PyJsonDumps(args)});
+        (*messages)[i].tool_calls.push_back({name, tokenizer::PyJsonDumps(args), raw});
       }
     }
     if ((*messages)[i].role == "tool") {
@@ -190,30 +215,84 @@ Result<std::string> RequiredCallGrammar(const ToolRequest& r) {
     }
     const std::string prefix = fmt::format("t{}-", i);
     g += PrefixGbnfRules(args, prefix) + "\n";
-    // The exact form Qwen2.5's template shows the model (and renders past calls in).
-    g += fmt::format("call-{} ::= {} {}root {}\n", i, Literal("<tool_call>\n{\"name\": \"" + t.name + "\", \"arguments\": "),
-                     prefix, Literal("}\n</tool_call>"));
+    // The exact form the template shows the model (and renders past calls in).
+    if (r.format == ToolCallFormat::kQwen) {
+      g += fmt::format("call-{} ::= {} {}root {}\n", i,
+                       Literal("<tool_call>\n{\"name\": \"" + t.name + "\", \"arguments\": "), prefix,
+                       Literal("}\n</tool_call>"));
+    } else {
+      g += fmt::format("call-{} ::= {} {}root {}\n", i,
+                       Literal(std::string(kDsCallBegin) + "function" + std::string(kDsSep) + t.name + "\n```json\n"),
+                       prefix, Literal("\n```" + std::string(kDsCallEnd)));
+    }
     calls += (calls.empty() ? "" : " | ") + fmt::format("call-{}", i);
   }
   g += "one-call ::= " + calls + "\n";
-  g += r.parallel ? "root ::= one-call (\"\\n\" one-call)*\n" : "root ::= one-call\n";
+  const std::string calls_rule = r.parallel ? "one-call (\"\\n\" one-call)*" : "one-call";
+  if (r.format == ToolCallFormat::kQwen) {
+    g += "root ::= " + calls_rule + "\n";
+  } else {
+    g += "root ::= " + Literal(kDsOpen) + " " + calls_rule + " " + Literal(kDsClose) + "\n";
+  }
   return g;
 }
 
+namespace {
+
+// The calls of one block between the format's markers; empty if it is not well formed.
+std::vector<ParsedToolCall> ParseBlock(ToolCallFormat format, const std::string& block) {
+  std::vector<ParsedToolCall> calls;
+  if (format == ToolCallFormat::kQwen) {
+    const auto j = ordered_json::parse(block, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded() && j.is_object() && j.contains("name") && j["name"].is_string() &&
+        (!j.contains("arguments") || j["arguments"].is_object())) {
+      calls.push_back({NewCallId(), j["name"].get<std::string>(),
+                       j.contains("arguments") ? j["arguments"].dump() : std::string("{}")});
+    }
+    return calls;
+  }
+  // <｜tool▁call▁begin｜>TYPE<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>, repeated.
+  for (size_t pos = 0;;) {
+    const size_t b = block.find(kDsCallBegin, pos);
+    if (b == std::string::npos) break;
+    const size_t e = block.find(kDsCallEnd, b);
+    const size_t sep = block.find(kDsSep, b);
+    if (e == std::string::npos || sep == std::string::npos || sep > e) return {};
+    const std::string rest = block.substr(sep + kDsSep.size(), e - sep - kDsSep.size());
+    const size_t nl = rest.find('\n');
+    if (nl == std::string::npos) return {};
+    const std::string name = Trim(std::string_view(rest).substr(0, nl));
+    std::string args = Trim(std::string_view(rest).substr(nl + 1));
+    if (args.rfind("```json", 0) == 0) args.erase(0, 7);
+    if (args.rfind("```", 0) == 0) args.erase(0, 3);
+    if (args.size() >= 3 && args.compare(args.size() - 3, 3, "```") == 0) args.erase(args.size() - 3);
+    const auto j = ordered_json::parse(args, nullptr, /*allow_exceptions=*/false);
+    if (name.empty() || j.is_discarded() || !j.is_object()) return {};
+    calls.push_back({NewCallId(), name, j.dump()});
+    pos = e + kDsCallEnd.size();
+  }
+  return calls;
+}
+
+}  // namespace
+
 void ToolCallStream::Drain(Out* out) {
+  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDsOpen;
+  const std::string_view close = format_ == ToolCallFormat::kQwen ? kClose : kDsClose;
+  if (format_ == ToolCallFormat::kDeepSeek) NormalizeDeepSeekMarkers(&held_);
   while (true) {
     if (!in_call_) {
-      const size_t at = held_.find(kOpen);
+      const size_t at = held_.find(open);
       if (at != std::string::npos) {
         out->content += held_.substr(0, at);
-        held_.erase(0, at + kOpen.size());
+        held_.erase(0, at + open.size());
         in_call_ = true;
         continue;
       }
-      // Keep back the longest tail that could still become "<tool_call>".
+      // Keep back the longest tail that could still become the opening marker.
       size_t keep = 0;
-      for (size_t n = std::min(held_.size(), kOpen.size() - 1); n > 0; --n) {
-        if (held_.compare(held_.size() - n, n, kOpen.substr(0, n)) == 0) {
+      for (size_t n = std::min(held_.size(), open.size() - 1); n > 0; --n) {
+        if (held_.compare(held_.size() - n, n, open.substr(0, n)) == 0) {
           keep = n;
           break;
         }
@@ -222,20 +301,18 @@ void ToolCallStream::Drain(Out* out) {
       held_.erase(0, held_.size() - keep);
       return;
     }
-    const size_t end = held_.find(kClose);
+    const size_t end = held_.find(close);
     if (end == std::string::npos) return;  // the call is still coming
     const std::string block = held_.substr(0, end);
-    held_.erase(0, end + kClose.size());
+    held_.erase(0, end + close.size());
     in_call_ = false;
-    const auto j = ordered_json::parse(block, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_discarded() && j.is_object() && j.contains("name") && j["name"].is_string() &&
-        (!j.contains("arguments") || j["arguments"].is_object())) {
-      out->calls.push_back({NewCallId(), j["name"].get<std::string>(),
-                            j.contains("arguments") ? j["arguments"].dump() : std::string("{}")});
-      ++calls_;
-    } else {
-      out->content += std::string(kOpen) + block + std::string(kClose);  // not a call after all
+    std::vector<ParsedToolCall> calls = ParseBlock(format_, block);
+    if (calls.empty()) {
+      out->content += std::string(open) + block + std::string(close);  // not a call after all
+      continue;
     }
+    calls_ += static_cast<int>(calls.size());
+    out->calls.insert(out->calls.end(), calls.begin(), calls.end());
   }
 }
 
@@ -272,7 +349,8 @@ ToolCallStream::Out ToolCallStream::Finish() {
     start_.clear();
   }
   Drain(&out);
-  out.content += in_call_ ? std::string(kOpen) + held_ : held_;  // an unclosed call stays text
+  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDsOpen;
+  out.content += in_call_ ? std::string(open) + held_ : held_;  // an unclosed call stays text
   held_.clear();
   in_call_ = false;
   return out;

@@ -1,7 +1,11 @@
 // Tool calling for the chat route: the request's tools, tool_choice and the tool calls and
 // results in its messages; the grammar that makes a required call well formed; and the parser
-// that turns the model's "<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>" blocks
-// (Qwen2.5's format, which its template teaches) into OpenAI tool_calls, also while streaming.
+// that turns the model's calls into OpenAI tool_calls, also while streaming. Two formats:
+//   qwen:     <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>   (Qwen2.5's template)
+//   deepseek: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}\n```
+//             <｜tool▁call▁end｜>...<｜tool▁calls▁end｜>                        (DeepSeek-R1's template)
+// The DeepSeek markers are also recognised with "_" or " " for "▁", as distilled students
+// sometimes write them.
 #pragma once
 
 #include <string>
@@ -21,8 +25,11 @@ struct ToolSpec {
   std::string rendered;               // the whole definition as the template's tojson writes it
 };
 
+enum class ToolCallFormat { kQwen, kDeepSeek };
+
 struct ToolRequest {
   enum class Choice { kAuto, kNone, kRequired, kNamed };
+  ToolCallFormat format = ToolCallFormat::kQwen;  // the template's
   std::vector<ToolSpec> tools;
   Choice choice = Choice::kAuto;
   std::string named;      // kNamed: the function that must be called
@@ -60,7 +67,8 @@ struct ParsedToolCall {
 // starts with "{" is held until it ends).
 class ToolCallStream {
  public:
-  explicit ToolCallStream(std::vector<std::string> tools = {}) : tools_(std::move(tools)) {}
+  explicit ToolCallStream(std::vector<std::string> tools = {}, ToolCallFormat format = ToolCallFormat::kQwen)
+      : tools_(std::move(tools)), format_(format) {}
   struct Out {
     std::string content;
     std::vector<ParsedToolCall> calls;
@@ -72,6 +80,7 @@ class ToolCallStream {
  private:
   void Drain(Out* out);
   std::vector<std::string> tools_;
+  ToolCallFormat format_;
   bool at_start_ = true;  // nothing but whitespace shown so far
   std::string start_;     // the answer held while it may be a bare call
   std::string held_;

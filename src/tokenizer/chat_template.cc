@@ -57,8 +57,21 @@ struct DeepSeekVariant {
   std::string_view generation_prompt;
 };
 
+constexpr std::string_view kToolCallsBegin = "<｜tool▁calls▁begin｜>";
+constexpr std::string_view kToolCallsEnd = "<｜tool▁calls▁end｜>";
+constexpr std::string_view kToolCallBegin = "<｜tool▁call▁begin｜>";
+constexpr std::string_view kToolCallEnd = "<｜tool▁call▁end｜>";
+constexpr std::string_view kToolSep = "<｜tool▁sep｜>";
+
+// One call in DeepSeek's format: function<｜tool▁sep｜>NAME\n```json\nARGS\n```
+std::string DeepSeekCall(const ChatToolCall& c) {
+  return std::string(kToolCallBegin) + "function" + std::string(kToolSep) + c.name + "\n```json\n" + c.raw_arguments +
+         "\n```" + std::string(kToolCallEnd);
+}
+
 Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<ChatMessage>& messages,
-                                   bool add_generation_prompt, std::string_view bos_token) {
+                                   bool add_generation_prompt, std::string_view bos_token,
+                                   const std::vector<std::string>& tools) {
   std::string system;
   bool first_system = true;
   for (const ChatMessage& m : messages) {
@@ -71,14 +84,37 @@ Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<C
     system += m.content;
     first_system = false;
   }
+  if (!tools.empty()) {
+    // The R1 template has no place for tool definitions: they follow the system prompt.
+    system += system.empty() ? "" : "\n\n";
+    system += kDeepSeekToolsIntro;
+    for (const std::string& t : tools) system += "\n" + t;
+    system += kDeepSeekToolsHowTo;
+  }
   std::string out(bos_token);
   out += system;
   bool is_tool = false, is_output_first = true;
+  bool is_first_call = true;  // the template's ns.is_first: set at the first call, never reset
   for (const ChatMessage& m : messages) {
     if (m.role == "user") {
       is_tool = false;
       out += kUser;
       out += m.content;
+    } else if (m.role == "assistant" && !m.tool_calls.empty()) {
+      is_tool = false;
+      for (const ChatToolCall& c : m.tool_calls) {
+        if (is_first_call) {
+          out += kAssistant;
+          out += m.content;
+          out += kToolCallsBegin;
+          out += DeepSeekCall(c);
+          is_first_call = false;
+        } else {
+          out += "\n" + DeepSeekCall(c);
+        }
+      }
+      out += kToolCallsEnd;
+      out += kEos;
     } else if (m.role == "assistant") {
       if (is_tool) {
         out += kToolOutputsEnd;
@@ -324,18 +360,18 @@ Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<
                                        bool add_generation_prompt, std::string_view bos_token,
                                        std::string_view jinja, const std::vector<std::string>& tools) {
   const bool calls = std::any_of(messages.begin(), messages.end(), [](const ChatMessage& m) { return !m.tool_calls.empty(); });
-  if (kind != ChatTemplateKind::kChatML && (!tools.empty() || calls)) {
+  if (kind != ChatTemplateKind::kChatML && kind != ChatTemplateKind::kDeepSeekR1 && (!tools.empty() || calls)) {
     return Unsupported("tools: rendering tools and tool calls with the {} template is not supported yet",
                        ChatTemplateName(kind));
   }
   switch (kind) {
     case ChatTemplateKind::kDeepSeekV3:
-      return RenderDeepSeek({true, false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
+      return RenderDeepSeek({true, false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token, {});
     case ChatTemplateKind::kDeepSeekR1:
       return RenderDeepSeek({true, true, false, "<｜Assistant｜><think>\n"}, messages, add_generation_prompt,
-                            bos_token);
+                            bos_token, tools);
     case ChatTemplateKind::kDeepSeekR1Initial:
-      return RenderDeepSeek({false, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token);
+      return RenderDeepSeek({false, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token, {});
     case ChatTemplateKind::kGorae:
       return RenderGorae(messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kChatML:

@@ -41,6 +41,7 @@ namespace gorae::tokenizer {
 struct ChatToolCall {
   std::string name;
   std::string arguments;
+  std::string raw_arguments;  // as the client sent them (DeepSeek's templates insert this text)
 };
 
 struct ChatMessage {
@@ -51,6 +52,15 @@ struct ChatMessage {
 };
 
 enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML };
+
+// DeepSeek-R1's template renders tool calls but not tool definitions; gorae puts these after
+// the system prompt: kDeepSeekToolsIntro, one JSON definition per line, kDeepSeekToolsHowTo.
+inline constexpr std::string_view kDeepSeekToolsIntro =
+    "## Tools\n\nYou can call the functions below, each described by a JSON object:";
+inline constexpr std::string_view kDeepSeekToolsHowTo =
+    "\n\nTo call functions, write <｜tool▁calls▁begin｜>, then for each call "
+    "<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGUMENTS\n```<｜tool▁call▁end｜> "
+    "(one call per line), then <｜tool▁calls▁end｜>.";
 
 // Name used in messages and by the CLI ("deepseek-v3", ...).
 std::string_view ChatTemplateName(ChatTemplateKind kind);
@@ -65,7 +75,9 @@ std::string_view GoraeChatTemplate();
 // the template ignores produce nothing, as in the Jinja original. `jinja` is the template's text:
 // kChatML reads its default system message (and its tool instructions) from it (empty: none);
 // the other kinds ignore it. `tools`: the tool definitions, each as `tojson` writes it. Tools
-// and tool calls are rendered by the ChatML templates that carry Qwen2.5's tool section;
+// and tool calls are rendered by the ChatML templates that carry Qwen2.5's tool section and by
+// DeepSeek-R1's template (its tool calls as the template writes them; the definitions, which
+// the template does not render, after the system prompt in gorae's words, see kDeepSeekToolsIntro);
 // elsewhere they are Unsupported (not yet rendered), never dropped.
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
                                        bool add_generation_prompt, std::string_view bos_token,

@@ -98,6 +98,36 @@ TEST(ToolCalls, RequiredCallGrammar) {
   EXPECT_FALSE(Matches(*named, now));
 }
 
+TEST(ToolCalls, DeepSeekFormat) {
+  const std::string text =
+      "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Seoul\"}\n```"
+      "<｜tool▁call▁end｜>\n<｜tool_call_begin｜>function<｜tool_sep｜>now\n```json\n{}\n```<｜tool_call_end｜>"
+      "<｜tool▁calls▁end｜>";
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    ToolCallStream s({"get_weather", "now"}, ToolCallFormat::kDeepSeek);
+    ToolCallStream::Out a = s.Push(text.substr(0, cut));
+    ToolCallStream::Out b = s.Push(text.substr(cut));
+    ToolCallStream::Out c = s.Finish();
+    std::vector<ParsedToolCall> calls = a.calls;
+    calls.insert(calls.end(), b.calls.begin(), b.calls.end());
+    calls.insert(calls.end(), c.calls.begin(), c.calls.end());
+    ASSERT_EQ(calls.size(), 2u) << cut;
+    EXPECT_EQ(calls[0].name, "get_weather");
+    EXPECT_EQ(calls[0].arguments, R"({"city":"Seoul"})");
+    EXPECT_EQ(calls[1].name, "now");
+    EXPECT_EQ(a.content + b.content + c.content, "Sure.") << cut;
+  }
+  ToolRequest r = Weather(ToolRequest::Choice::kRequired, true);
+  r.format = ToolCallFormat::kDeepSeek;
+  auto g = RequiredCallGrammar(r);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const std::string call = "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Seoul\"}\n```<｜tool▁call▁end｜>";
+  EXPECT_TRUE(Matches(*g, "<｜tool▁calls▁begin｜>" + call + "<｜tool▁calls▁end｜>"));
+  EXPECT_TRUE(Matches(*g, "<｜tool▁calls▁begin｜>" + call + "\n" + call + "<｜tool▁calls▁end｜>"));
+  EXPECT_FALSE(Matches(*g, "<｜tool▁calls▁begin｜>" + call));
+  EXPECT_FALSE(Matches(*g, "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>"));
+}
+
 TEST(ToolCalls, PrefixRenamesRulesOnly) {
   EXPECT_EQ(PrefixGbnfRules("root ::= \"a-b\" [a-z]{1,3} x-y # root\nx-y ::= \"\\\"root\"", "p-"),
             "p-root ::= \"a-b\" [a-z]{1,3} p-x-y # root\np-x-y ::= \"\\\"root\"");

@@ -114,6 +114,20 @@ def main():
             c.check(status == 400 and (e["error"]["param"] or "").startswith(param), f"{body}: {status} {e}")
         c.check(srv.health()["status"] == "ok", "healthy after the bad requests")
 
+    # DeepSeek-R1's template: tool definitions follow the system prompt, past calls and results are
+    # rendered in its format (golden test DeepSeekR1.ToolCallsMatchTransformers).
+    with TestModel(args.make_model, "r1") as model, Server(args.gorae, model.dir, "--ctx", "2048") as srv:
+        _, plain = post(srv.url + "/tokenize", {"messages": MSGS})
+        client = openai.OpenAI(base_url=srv.url + "/v1", api_key="none", max_retries=0, timeout=120)
+        r = client.chat.completions.create(model="m", messages=MSGS, tools=[WEATHER], max_tokens=1)
+        c.check(r.usage.prompt_tokens > plain["count"] + 20, f"R1: tools rendered ({r.usage.prompt_tokens} vs "
+                f"{plain['count']} prompt tokens)")
+        history = MSGS + [{"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "21"}]
+        r2 = client.chat.completions.create(model="m", messages=history, tools=[WEATHER], max_tokens=1)
+        c.check(r2.usage.prompt_tokens > r.usage.prompt_tokens + 10, "R1: the call and its result are in the prompt")
+
     with TestModel(args.make_model) as model, Server(args.gorae, model.dir, "--ctx", "256") as srv:
         status, e = post(srv.url + "/v1/chat/completions", {"messages": MSGS, "tools": [WEATHER]})
         c.check(status == 400 and e["error"]["param"] == "tools" and "not supported yet" in e["error"]["message"],

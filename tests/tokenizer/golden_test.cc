@@ -144,6 +144,41 @@ TEST(ChatML, ToolsMatchTransformers) {
   EXPECT_NE(v3.status().message().find("tools:"), std::string::npos);
 }
 
+// DeepSeek-R1's tool calls and outputs as its template writes them (transformers' rendering in
+// golden/chat_deepseek_r1_tools.jsonl, the template's quirks included: the first-call flag is
+// never reset, so a later turn's calls follow without "<｜Assistant｜>").
+TEST(DeepSeekR1, ToolCallsMatchTransformers) {
+  auto rows = ReadJsonl(TestPath("golden/chat_deepseek_r1_tools.jsonl"));
+  ASSERT_GE(rows.size(), 6u);
+  for (const auto& row : rows) {
+    std::vector<ChatMessage> messages;
+    for (const auto& m : row["messages"]) {
+      ChatMessage msg{m["role"], m["content"].is_null() ? "" : m["content"].get<std::string>(), std::nullopt, {}};
+      if (m.contains("tool_calls")) {
+        for (const auto& c : m["tool_calls"]) {
+          const std::string raw = c["function"]["arguments"];
+          msg.tool_calls.push_back({c["function"]["name"], raw, raw});
+        }
+      }
+      messages.push_back(msg);
+    }
+    auto text = RenderChatTemplate(ChatTemplateKind::kDeepSeekR1, messages, row["add_generation_prompt"],
+                                   "<｜begin▁of▁sentence｜>");
+    ASSERT_TRUE(text.ok()) << text.status().ToString();
+    EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
+  }
+  // Definitions follow the system prompt (the template has no place for them).
+  auto with_tools = RenderChatTemplate(ChatTemplateKind::kDeepSeekR1, {{"system", "Be exact.", std::nullopt, {}},
+                                                                       {"user", "hi", std::nullopt, {}}},
+                                       true, "<s>", "", {R"({"type": "function"})"});
+  ASSERT_TRUE(with_tools.ok());
+  EXPECT_EQ(with_tools->rfind(std::string("<s>Be exact.\n\n") + std::string(kDeepSeekToolsIntro) +
+                                  "\n{\"type\": \"function\"}" + std::string(kDeepSeekToolsHowTo) + "<｜User｜>hi",
+                              0),
+            0u)
+      << *with_tools;
+}
+
 TEST(PyJson, WritesWhatPythonWrites) {
   EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json::parse(R"({"b": [1, 2.5, true, null], "a": "x\"\n\u0001é/"})")),
             "{\"b\": [1, 2.5, true, null], \"a\": \"x\\\"\\n\\u0001é/\"}");
