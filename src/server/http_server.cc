@@ -302,9 +302,7 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   KeepSchemaOrder(req.body, &parsed->params.format);
   // Tools: read from the body with its key order kept (a definition is rendered as written).
   ToolRequest tools;
-  if (tok_->chat_template().ok() && *tok_->chat_template() == tokenizer::ChatTemplateKind::kDeepSeekR1) {
-    tools.format = ToolCallFormat::kDeepSeek;
-  }
+  tools.format = ToolCallFormatOf(tok_->chat_template());
   {
     const auto ordered = nlohmann::ordered_json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!ordered.is_discarded()) {

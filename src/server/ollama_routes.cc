@@ -160,9 +160,7 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
     auto openai = OllamaToolsAsOpenAi(ordered);
     if (!openai.ok()) return SendOllamaError(res, 400, openai.status().message());
     ToolRequest tools;
-    if (tok_->chat_template().ok() && *tok_->chat_template() == tokenizer::ChatTemplateKind::kDeepSeekR1) {
-      tools.format = ToolCallFormat::kDeepSeek;
-    }
+    tools.format = ToolCallFormatOf(tok_->chat_template());
     if (Status s = ParseToolFields(*openai, &tools, &parsed->messages); !s.ok()) {
       return SendOllamaError(res, 400, s.message());
     }

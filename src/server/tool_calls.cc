@@ -68,6 +68,11 @@ std::string Literal(std::string_view text) {
 
 }  // namespace
 
+ToolCallFormat ToolCallFormatOf(const Result<tokenizer::ChatTemplateKind>& kind) {
+  return kind.ok() && *kind == tokenizer::ChatTemplateKind::kDeepSeekR1 ? ToolCallFormat::kDeepSeek
+                                                                       : ToolCallFormat::kQwen;
+}
+
 Status ParseToolFields(const ordered_json& body, ToolRequest* out, std::vector<tokenizer::ChatMessage>* messages) {
   if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
     if (!it->is_array()) return InvalidArgument("tools: expected an array");

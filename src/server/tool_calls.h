@@ -26,6 +26,8 @@ struct ToolSpec {
 };
 
 enum class ToolCallFormat { kQwen, kDeepSeek };
+// The call format a chat template teaches (DeepSeek's for DeepSeek-R1's template, else Qwen's).
+ToolCallFormat ToolCallFormatOf(const Result<tokenizer::ChatTemplateKind>& kind);
 
 struct ToolRequest {
   enum class Choice { kAuto, kNone, kRequired, kNamed };

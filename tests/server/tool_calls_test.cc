@@ -11,19 +11,25 @@ namespace {
 
 using nlohmann::ordered_json;
 
+// Pushes `text` cut at `cut`, then finishes: all the calls and all the content.
+ToolCallStream::Out SplitAt(ToolCallStream& s, const std::string& text, size_t cut) {
+  ToolCallStream::Out all;
+  for (ToolCallStream::Out part : {s.Push(text.substr(0, cut)), s.Push(text.substr(cut)), s.Finish()}) {
+    all.content += part.content;
+    all.calls.insert(all.calls.end(), part.calls.begin(), part.calls.end());
+  }
+  return all;
+}
+
 TEST(ToolCalls, SplitterIsTheSameWhereverTheTextIsCut) {
   const std::string text =
       "Let me look. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}\n</tool_call>\n"
       "<tool_call>\n{\"name\": \"now\"}\n</tool_call> <tool_call>not json</tool_call> <tool_ca";
   for (size_t cut = 0; cut <= text.size(); ++cut) {
     ToolCallStream s;
-    ToolCallStream::Out a = s.Push(text.substr(0, cut));
-    ToolCallStream::Out b = s.Push(text.substr(cut));
-    ToolCallStream::Out c = s.Finish();
-    const std::string content = a.content + b.content + c.content;
-    std::vector<ParsedToolCall> calls = a.calls;
-    calls.insert(calls.end(), b.calls.begin(), b.calls.end());
-    calls.insert(calls.end(), c.calls.begin(), c.calls.end());
+    const ToolCallStream::Out all = SplitAt(s, text, cut);
+    const std::string& content = all.content;
+    const std::vector<ParsedToolCall>& calls = all.calls;
     ASSERT_EQ(calls.size(), 2u) << cut;
     EXPECT_EQ(calls[0].name, "get_weather");
     EXPECT_EQ(calls[0].arguments, R"({"city":"Seoul"})");
@@ -105,17 +111,13 @@ TEST(ToolCalls, DeepSeekFormat) {
       "<｜tool▁calls▁end｜>";
   for (size_t cut = 0; cut <= text.size(); ++cut) {
     ToolCallStream s({"get_weather", "now"}, ToolCallFormat::kDeepSeek);
-    ToolCallStream::Out a = s.Push(text.substr(0, cut));
-    ToolCallStream::Out b = s.Push(text.substr(cut));
-    ToolCallStream::Out c = s.Finish();
-    std::vector<ParsedToolCall> calls = a.calls;
-    calls.insert(calls.end(), b.calls.begin(), b.calls.end());
-    calls.insert(calls.end(), c.calls.begin(), c.calls.end());
+    const ToolCallStream::Out all = SplitAt(s, text, cut);
+    const std::vector<ParsedToolCall>& calls = all.calls;
     ASSERT_EQ(calls.size(), 2u) << cut;
     EXPECT_EQ(calls[0].name, "get_weather");
     EXPECT_EQ(calls[0].arguments, R"({"city":"Seoul"})");
     EXPECT_EQ(calls[1].name, "now");
-    EXPECT_EQ(a.content + b.content + c.content, "Sure.") << cut;
+    EXPECT_EQ(all.content, "Sure.") << cut;
   }
   ToolRequest r = Weather(ToolRequest::Choice::kRequired, true);
   r.format = ToolCallFormat::kDeepSeek;
