@@ -16,15 +16,15 @@ namespace {
 
 constexpr std::string_view kOpen = "<tool_call>";
 constexpr std::string_view kClose = "</tool_call>";
-constexpr std::string_view kDsOpen = "<｜tool▁calls▁begin｜>";
-constexpr std::string_view kDsClose = "<｜tool▁calls▁end｜>";
-constexpr std::string_view kDsCallBegin = "<｜tool▁call▁begin｜>";
-constexpr std::string_view kDsCallEnd = "<｜tool▁call▁end｜>";
-constexpr std::string_view kDsSep = "<｜tool▁sep｜>";
+using tokenizer::kDeepSeekToolCallBegin;
+using tokenizer::kDeepSeekToolCallEnd;
+using tokenizer::kDeepSeekToolCallsBegin;
+using tokenizer::kDeepSeekToolCallsEnd;
+using tokenizer::kDeepSeekToolSep;
 
 // The DeepSeek markers as students misspell them ("_" or " " for "▁") become the real ones.
 void NormalizeDeepSeekMarkers(std::string* s) {
-  for (std::string_view marker : {kDsOpen, kDsClose, kDsCallBegin, kDsCallEnd, kDsSep}) {
+  for (std::string_view marker : {kDeepSeekToolCallsBegin, kDeepSeekToolCallsEnd, kDeepSeekToolCallBegin, kDeepSeekToolCallEnd, kDeepSeekToolSep}) {
     for (const char* sub : {"_", " "}) {
       std::string variant(marker);
       for (size_t p; (p = variant.find("▁")) != std::string::npos;) variant.replace(p, std::string_view("▁").size(), sub);
@@ -227,8 +227,8 @@ Result<std::string> RequiredCallGrammar(const ToolRequest& r) {
                        Literal("}\n</tool_call>"));
     } else {
       g += fmt::format("call-{} ::= {} {}root {}\n", i,
-                       Literal(std::string(kDsCallBegin) + "function" + std::string(kDsSep) + t.name + "\n```json\n"),
-                       prefix, Literal("\n```" + std::string(kDsCallEnd)));
+                       Literal(std::string(kDeepSeekToolCallBegin) + "function" + std::string(kDeepSeekToolSep) + t.name + "\n```json\n"),
+                       prefix, Literal("\n```" + std::string(kDeepSeekToolCallEnd)));
     }
     calls += (calls.empty() ? "" : " | ") + fmt::format("call-{}", i);
   }
@@ -237,7 +237,7 @@ Result<std::string> RequiredCallGrammar(const ToolRequest& r) {
   if (r.format == ToolCallFormat::kQwen) {
     g += "root ::= " + calls_rule + "\n";
   } else {
-    g += "root ::= " + Literal(kDsOpen) + " " + calls_rule + " " + Literal(kDsClose) + "\n";
+    g += "root ::= " + Literal(kDeepSeekToolCallsBegin) + " " + calls_rule + " " + Literal(kDeepSeekToolCallsEnd) + "\n";
   }
   return g;
 }
@@ -258,12 +258,12 @@ std::vector<ParsedToolCall> ParseBlock(ToolCallFormat format, const std::string&
   }
   // <｜tool▁call▁begin｜>TYPE<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>, repeated.
   for (size_t pos = 0;;) {
-    const size_t b = block.find(kDsCallBegin, pos);
+    const size_t b = block.find(kDeepSeekToolCallBegin, pos);
     if (b == std::string::npos) break;
-    const size_t e = block.find(kDsCallEnd, b);
-    const size_t sep = block.find(kDsSep, b);
+    const size_t e = block.find(kDeepSeekToolCallEnd, b);
+    const size_t sep = block.find(kDeepSeekToolSep, b);
     if (e == std::string::npos || sep == std::string::npos || sep > e) return {};
-    const std::string rest = block.substr(sep + kDsSep.size(), e - sep - kDsSep.size());
+    const std::string rest = block.substr(sep + kDeepSeekToolSep.size(), e - sep - kDeepSeekToolSep.size());
     const size_t nl = rest.find('\n');
     if (nl == std::string::npos) return {};
     const std::string name = Trim(std::string_view(rest).substr(0, nl));
@@ -274,7 +274,7 @@ std::vector<ParsedToolCall> ParseBlock(ToolCallFormat format, const std::string&
     const auto j = ordered_json::parse(args, nullptr, /*allow_exceptions=*/false);
     if (name.empty() || j.is_discarded() || !j.is_object()) return {};
     calls.push_back({NewCallId(), name, j.dump()});
-    pos = e + kDsCallEnd.size();
+    pos = e + kDeepSeekToolCallEnd.size();
   }
   return calls;
 }
@@ -282,8 +282,8 @@ std::vector<ParsedToolCall> ParseBlock(ToolCallFormat format, const std::string&
 }  // namespace
 
 void ToolCallStream::Drain(Out* out) {
-  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDsOpen;
-  const std::string_view close = format_ == ToolCallFormat::kQwen ? kClose : kDsClose;
+  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDeepSeekToolCallsBegin;
+  const std::string_view close = format_ == ToolCallFormat::kQwen ? kClose : kDeepSeekToolCallsEnd;
   if (format_ == ToolCallFormat::kDeepSeek) NormalizeDeepSeekMarkers(&held_);
   while (true) {
     if (!in_call_) {
@@ -354,7 +354,7 @@ ToolCallStream::Out ToolCallStream::Finish() {
     start_.clear();
   }
   Drain(&out);
-  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDsOpen;
+  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDeepSeekToolCallsBegin;
   out.content += in_call_ ? std::string(open) + held_ : held_;  // an unclosed call stays text
   held_.clear();
   in_call_ = false;

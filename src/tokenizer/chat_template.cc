@@ -57,16 +57,11 @@ struct DeepSeekVariant {
   std::string_view generation_prompt;
 };
 
-constexpr std::string_view kToolCallsBegin = "<｜tool▁calls▁begin｜>";
-constexpr std::string_view kToolCallsEnd = "<｜tool▁calls▁end｜>";
-constexpr std::string_view kToolCallBegin = "<｜tool▁call▁begin｜>";
-constexpr std::string_view kToolCallEnd = "<｜tool▁call▁end｜>";
-constexpr std::string_view kToolSep = "<｜tool▁sep｜>";
 
 // One call in DeepSeek's format: function<｜tool▁sep｜>NAME\n```json\nARGS\n```
 std::string DeepSeekCall(const ChatToolCall& c) {
-  return std::string(kToolCallBegin) + "function" + std::string(kToolSep) + c.name + "\n```json\n" + c.raw_arguments +
-         "\n```" + std::string(kToolCallEnd);
+  return std::string(kDeepSeekToolCallBegin) + "function" + std::string(kDeepSeekToolSep) + c.name + "\n```json\n" + c.raw_arguments +
+         "\n```" + std::string(kDeepSeekToolCallEnd);
 }
 
 Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<ChatMessage>& messages,
@@ -106,14 +101,14 @@ Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<C
         if (is_first_call) {
           out += kAssistant;
           out += m.content;
-          out += kToolCallsBegin;
+          out += kDeepSeekToolCallsBegin;
           out += DeepSeekCall(c);
           is_first_call = false;
         } else {
           out += "\n" + DeepSeekCall(c);
         }
       }
-      out += kToolCallsEnd;
+      out += kDeepSeekToolCallsEnd;
       out += kEos;
     } else if (m.role == "assistant") {
       if (is_tool) {

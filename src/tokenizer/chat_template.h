@@ -53,6 +53,14 @@ struct ChatMessage {
 
 enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML };
 
+// DeepSeek's tool-call markers: <｜tool▁calls▁begin｜> then, per call, <｜tool▁call▁begin｜>function
+// <｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>, then <｜tool▁calls▁end｜>.
+inline constexpr std::string_view kDeepSeekToolCallsBegin = "<｜tool▁calls▁begin｜>";
+inline constexpr std::string_view kDeepSeekToolCallsEnd = "<｜tool▁calls▁end｜>";
+inline constexpr std::string_view kDeepSeekToolCallBegin = "<｜tool▁call▁begin｜>";
+inline constexpr std::string_view kDeepSeekToolCallEnd = "<｜tool▁call▁end｜>";
+inline constexpr std::string_view kDeepSeekToolSep = "<｜tool▁sep｜>";
+
 // DeepSeek-R1's template renders tool calls but not tool definitions; gorae puts these after
 // the system prompt: kDeepSeekToolsIntro, one JSON definition per line, kDeepSeekToolsHowTo.
 inline constexpr std::string_view kDeepSeekToolsIntro =
