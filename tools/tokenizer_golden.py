@@ -309,9 +309,28 @@ def deepseek_tool_conversations():
     ]
 
 
+def deepseek_legacy_tool_conversations():
+    """DeepSeek-V3's template and R1's first one render an assistant turn's calls only when its
+    content is None, write the calls' end marker after every call but the first of the
+    conversation, and drop the calls of a turn that also has text (the last conversation)."""
+    convs = []
+    for conv in deepseek_tool_conversations():
+        convs.append([dict(m, content=None) if m.get('content') == '' and 'tool_calls' in m else m for m in conv])
+    call = {'type': 'function', 'function': {'name': 'get_weather', 'arguments': '{"city": "Seoul"}'}}
+    now = {'type': 'function', 'function': {'name': 'now', 'arguments': '{}'}}
+    convs.append([{'role': 'system', 'content': 'A.'}, {'role': 'system', 'content': 'B.'},
+                  {'role': 'user', 'content': 'Both?'}, {'role': 'assistant', 'content': None, 'tool_calls': [call, now, call]},
+                  {'role': 'tool', 'content': '21'}, {'role': 'tool', 'content': '12:00'}, {'role': 'tool', 'content': '22'},
+                  {'role': 'assistant', 'content': '<think>x</think>Done.'}])
+    convs.append(convs[1][:3] + [{'role': 'assistant', 'content': 'Checking.', 'tool_calls': [call]},
+                                 {'role': 'user', 'content': 'ok'}])
+    return convs
+
+
 def write_tool_goldens():
     """golden/chat_qwen2_5_tools.jsonl {"tools", "messages", "add_generation_prompt", "text"}."""
     from transformers import PreTrainedTokenizerFast
+    from transformers.utils.chat_template_utils import render_jinja_template
     tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(TESTS, 'data', 'gpt2_style', 'tokenizer.json'),
                                   bos_token='<｜begin▁of▁sentence｜>')
     template = open(os.path.join(TESTS, 'data', 'qwen2_5.jinja'), encoding='utf-8').read()
@@ -329,6 +348,18 @@ def write_tool_goldens():
             text = tok.apply_chat_template(conv, chat_template=template, tokenize=False, add_generation_prompt=gen)
             rows.append({'messages': conv, 'add_generation_prompt': gen, 'text': text})
     write_jsonl(os.path.join(TESTS, 'golden', 'chat_deepseek_r1_tools.jsonl'), rows)
+    for name in ('deepseek_v3', 'deepseek_r1_initial'):
+        template = open(os.path.join(TESTS, 'data', name + '.jinja'), encoding='utf-8').read()
+        rows = []
+        for conv in deepseek_legacy_tool_conversations():
+            for gen in (False, True):
+                # transformers 5's apply_chat_template drops None-valued keys, and with no content
+                # these templates fail on a call turn; its renderer takes the messages as OpenAI
+                # sends them (content None), as apply_chat_template did up to transformers 4.
+                text = render_jinja_template([conv], chat_template=template, add_generation_prompt=gen,
+                                             bos_token='<｜begin▁of▁sentence｜>')[0][0]
+                rows.append({'messages': conv, 'add_generation_prompt': gen, 'text': text})
+        write_jsonl(os.path.join(TESTS, 'golden', f'chat_{name}_tools.jsonl'), rows)
 
 
 def main():

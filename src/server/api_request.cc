@@ -255,6 +255,8 @@ Result<ChatRequest> ParseChatRequest(const json& body) {
     tokenizer::ChatMessage msg;
     msg.role = name;
     GORAE_ASSIGN_OR_RETURN(msg.content, ParseContent(m, where));
+    const auto content = m.find("content");
+    msg.content_is_null = content == m.end() || content->is_null();
     if (auto rc = m.find("reasoning_content"); rc != m.end() && !rc->is_null()) {
       if (!rc->is_string()) return Expected(where + ".reasoning_content", "a string", *rc);
       msg.reasoning_content = rc->get<std::string>();

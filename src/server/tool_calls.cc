@@ -69,8 +69,15 @@ std::string Literal(std::string_view text) {
 }  // namespace
 
 ToolCallFormat ToolCallFormatOf(const Result<tokenizer::ChatTemplateKind>& kind) {
-  return kind.ok() && *kind == tokenizer::ChatTemplateKind::kDeepSeekR1 ? ToolCallFormat::kDeepSeek
-                                                                       : ToolCallFormat::kQwen;
+  if (!kind.ok()) return ToolCallFormat::kQwen;
+  switch (*kind) {
+    case tokenizer::ChatTemplateKind::kDeepSeekV3:
+    case tokenizer::ChatTemplateKind::kDeepSeekR1:
+    case tokenizer::ChatTemplateKind::kDeepSeekR1Initial:
+      return ToolCallFormat::kDeepSeek;
+    default:
+      return ToolCallFormat::kQwen;
+  }
 }
 
 Status ParseToolFields(const ordered_json& body, ToolRequest* out, std::vector<tokenizer::ChatMessage>* messages) {
@@ -165,6 +172,13 @@ Status ParseToolFields(const ordered_json& body, ToolRequest* out, std::vector<t
         if (raw.empty()) raw = tokenizer::PyJsonDumps(args);
         if (c.contains("id") && c["id"].is_string()) call_ids.push_back(c["id"].get<std::string>());
         (*messages)[i].tool_calls.push_back({name, tokenizer::PyJsonDumps(args), raw});
+      }
+      // Many clients (Ollama's, LangChain) send "" rather than null beside the calls; DeepSeek-V3's
+      // template would then render the turn as text and lose its calls, so blank means none.
+      tokenizer::ChatMessage& turn = (*messages)[i];
+      if (!turn.tool_calls.empty() && turn.content.find_first_not_of(" \n\t\r") == std::string::npos) {
+        turn.content.clear();
+        turn.content_is_null = true;
       }
     }
     if ((*messages)[i].role == "tool") {

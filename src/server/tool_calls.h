@@ -3,7 +3,7 @@
 // that turns the model's calls into OpenAI tool_calls, also while streaming. Two formats:
 //   qwen:     <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>   (Qwen2.5's template)
 //   deepseek: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}\n```
-//             <｜tool▁call▁end｜>...<｜tool▁calls▁end｜>                        (DeepSeek-R1's template)
+//             <｜tool▁call▁end｜>...<｜tool▁calls▁end｜>       (DeepSeek-V3 and R1 templates)
 // The DeepSeek markers are also recognised with "_" or " " for "▁", as distilled students
 // sometimes write them.
 #pragma once
@@ -26,7 +26,7 @@ struct ToolSpec {
 };
 
 enum class ToolCallFormat { kQwen, kDeepSeek };
-// The call format a chat template teaches (DeepSeek's for DeepSeek-R1's template, else Qwen's).
+// The call format a chat template teaches (DeepSeek's for the three DeepSeek templates, else Qwen's).
 ToolCallFormat ToolCallFormatOf(const Result<tokenizer::ChatTemplateKind>& kind);
 
 struct ToolRequest {

@@ -54,6 +54,10 @@ struct DeepSeekVariant {
   bool join_systems;             // all system messages joined by "\n\n" (else the last one wins)
   bool strip_thinking;           // R1: content.split('</think>')[-1] for assistant turns
   bool newline_between_outputs;  // V3: '\n' before every tool output after the first
+  // V3 and the first R1: an assistant turn is a tool-call turn only when its content is none,
+  // and "<｜tool▁calls▁end｜><｜end▁of▁sentence｜>" is written after each call but the first of
+  // the conversation (inside the template's loop, not after it, as R1's 2025 revision does).
+  bool legacy_calls;
   std::string_view generation_prompt;
 };
 
@@ -80,7 +84,7 @@ Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<C
     first_system = false;
   }
   if (!tools.empty()) {
-    // The R1 template has no place for tool definitions: they follow the system prompt.
+    // DeepSeek's templates have no place for tool definitions: they follow the system prompt.
     system += system.empty() ? "" : "\n\n";
     system += kDeepSeekToolsIntro;
     for (const std::string& t : tools) system += "\n" + t;
@@ -95,7 +99,21 @@ Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<C
       is_tool = false;
       out += kUser;
       out += m.content;
-    } else if (m.role == "assistant" && !m.tool_calls.empty()) {
+    } else if (m.role == "assistant" && v.legacy_calls && m.content_is_null) {
+      is_tool = false;
+      for (const ChatToolCall& c : m.tool_calls) {
+        if (is_first_call) {
+          out += kAssistant;
+          out += kDeepSeekToolCallsBegin;
+          out += DeepSeekCall(c);
+          is_first_call = false;
+        } else {
+          out += "\n" + DeepSeekCall(c);
+          out += kDeepSeekToolCallsEnd;
+          out += kEos;
+        }
+      }
+    } else if (m.role == "assistant" && !v.legacy_calls && !m.tool_calls.empty()) {
       is_tool = false;
       for (const ChatToolCall& c : m.tool_calls) {
         if (is_first_call) {
@@ -355,18 +373,20 @@ Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<
                                        bool add_generation_prompt, std::string_view bos_token,
                                        std::string_view jinja, const std::vector<std::string>& tools) {
   const bool calls = std::any_of(messages.begin(), messages.end(), [](const ChatMessage& m) { return !m.tool_calls.empty(); });
-  if (kind != ChatTemplateKind::kChatML && kind != ChatTemplateKind::kDeepSeekR1 && (!tools.empty() || calls)) {
+  if (kind == ChatTemplateKind::kGorae && (!tools.empty() || calls)) {
     return Unsupported("tools: rendering tools and tool calls with the {} template is not supported yet",
                        ChatTemplateName(kind));
   }
   switch (kind) {
     case ChatTemplateKind::kDeepSeekV3:
-      return RenderDeepSeek({true, false, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token, {});
+      return RenderDeepSeek({true, false, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token,
+                            tools);
     case ChatTemplateKind::kDeepSeekR1:
-      return RenderDeepSeek({true, true, false, "<｜Assistant｜><think>\n"}, messages, add_generation_prompt,
+      return RenderDeepSeek({true, true, false, false, "<｜Assistant｜><think>\n"}, messages, add_generation_prompt,
                             bos_token, tools);
     case ChatTemplateKind::kDeepSeekR1Initial:
-      return RenderDeepSeek({false, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token, {});
+      return RenderDeepSeek({false, true, true, true, "<｜Assistant｜>"}, messages, add_generation_prompt, bos_token,
+                            tools);
     case ChatTemplateKind::kGorae:
       return RenderGorae(messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kChatML:

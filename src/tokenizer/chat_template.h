@@ -49,6 +49,9 @@ struct ChatMessage {
   std::string content;
   std::optional<std::string> reasoning_content;  // used by the gorae template only
   std::vector<ChatToolCall> tool_calls;          // assistant turns that called tools
+  // The client sent "content": null (or none). DeepSeek-V3's template and R1's first one
+  // render an assistant turn's tool calls only then, and the turn as plain text otherwise.
+  bool content_is_null = false;
 };
 
 enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML };
@@ -61,7 +64,7 @@ inline constexpr std::string_view kDeepSeekToolCallBegin = "<｜tool▁call▁be
 inline constexpr std::string_view kDeepSeekToolCallEnd = "<｜tool▁call▁end｜>";
 inline constexpr std::string_view kDeepSeekToolSep = "<｜tool▁sep｜>";
 
-// DeepSeek-R1's template renders tool calls but not tool definitions; gorae puts these after
+// DeepSeek's templates render tool calls but not tool definitions; gorae puts these after
 // the system prompt: kDeepSeekToolsIntro, one JSON definition per line, kDeepSeekToolsHowTo.
 inline constexpr std::string_view kDeepSeekToolsIntro =
     "## Tools\n\nYou can call the functions below, each described by a JSON object:";
@@ -84,9 +87,9 @@ std::string_view GoraeChatTemplate();
 // kChatML reads its default system message (and its tool instructions) from it (empty: none);
 // the other kinds ignore it. `tools`: the tool definitions, each as `tojson` writes it. Tools
 // and tool calls are rendered by the ChatML templates that carry Qwen2.5's tool section and by
-// DeepSeek-R1's template (its tool calls as the template writes them; the definitions, which
-// the template does not render, after the system prompt in gorae's words, see kDeepSeekToolsIntro);
-// elsewhere they are Unsupported (not yet rendered), never dropped.
+// DeepSeek's three templates (tool calls and outputs as each template writes them, its quirks
+// included; the definitions, which none of them renders, after the system prompt in gorae's
+// words, see kDeepSeekToolsIntro); elsewhere they are Unsupported, never dropped.
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
                                        bool add_generation_prompt, std::string_view bos_token,
                                        std::string_view jinja = {}, const std::vector<std::string>& tools = {});

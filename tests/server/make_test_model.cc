@@ -1,8 +1,9 @@
-// server_test_model OUT_DIR [gorae|r1|qwen2_5 [PRESET [F32|BF16]]]: writes the model the server
+// server_test_model OUT_DIR [gorae|r1|v3|qwen2_5 [PRESET [F32|BF16]]]: writes the model the server
 // tests (and bench/server) run against: a tokenizer trained by gorae on the repository's test
-// corpus (vocab 512, gorae's chat template, or with "r1" DeepSeek-R1's, whose generation prompt
-// opens "<think>", or with "qwen2_5" Qwen2.5's, which renders tools) and a random DeepSeek-V3-shaped model of a preset ("tiny" by default) whose
-// vocabulary and end-of-sequence id match it.
+// corpus (vocab 512) with gorae's chat template, or with "r1" DeepSeek-R1's (its generation
+// prompt opens "<think>"), "v3" DeepSeek-V3's or "qwen2_5" Qwen2.5's (the last three render
+// tools), and a random DeepSeek-V3-shaped model of a preset ("tiny" by default) whose vocabulary
+// and end-of-sequence id match it.
 // Random weights give random text: the tests check the protocol, not the words.
 #include <algorithm>
 #include <cstdio>
@@ -35,13 +36,21 @@ int Fail(const gorae::Status& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: server_test_model OUT_DIR [gorae|r1|qwen2_5 [PRESET [F32|BF16]]]\n");
+    std::fprintf(stderr, "usage: server_test_model OUT_DIR [gorae|r1|v3|qwen2_5 [PRESET [F32|BF16]]]\n");
     return 2;
   }
   const std::string out = argv[1];
   const std::string template_name = argc > 2 ? argv[2] : "gorae";
-  const bool r1 = template_name == "r1";
-  const bool qwen = template_name == "qwen2_5";
+  // The template files in tests/tokenizer/data/ (gorae's own is what the trainer writes). The
+  // tool markers of Qwen2.5 and DeepSeek are not in this tokenizer's vocabulary: they stay text.
+  std::string template_file;
+  if (template_name == "r1") template_file = "deepseek_r1.jinja";
+  if (template_name == "v3") template_file = "deepseek_v3.jinja";
+  if (template_name == "qwen2_5") template_file = "qwen2_5.jinja";
+  if (template_file.empty() && template_name != "gorae") {
+    std::fprintf(stderr, "server_test_model: unknown template '%s'\n", template_name.c_str());
+    return 2;
+  }
   const std::string preset = argc > 3 ? argv[3] : "tiny";
   gorae::DType dtype = gorae::DType::kF32;
   if (argc > 4 && !gorae::ParseDType(argv[4], &dtype)) {
@@ -57,16 +66,10 @@ int main(int argc, char** argv) {
   t.progress = false;
   if (auto s = gorae::tokenizer::TrainTokenizer(t); !s.ok()) return Fail(s);
 
-  if (r1) {
+  if (!template_file.empty()) {
     const std::string path = out + "/tokenizer_config.json";
     nlohmann::json config = nlohmann::json::parse(Slurp(path));
-    config["chat_template"] = Slurp(data + "deepseek_r1.jinja");
-    std::ofstream(path) << config.dump(2);
-  }
-  if (qwen) {  // Qwen2.5's ChatML template with its tool section (its special tokens stay plain text here)
-    const std::string path = out + "/tokenizer_config.json";
-    nlohmann::json config = nlohmann::json::parse(Slurp(path));
-    config["chat_template"] = Slurp(data + "qwen2_5.jinja");
+    config["chat_template"] = Slurp(data + template_file);
     std::ofstream(path) << config.dump(2);
   }
   auto tok = gorae::tokenizer::Tokenizer::Load(out);

@@ -128,6 +128,28 @@ def main():
         r2 = client.chat.completions.create(model="m", messages=history, tools=[WEATHER], max_tokens=1)
         c.check(r2.usage.prompt_tokens > r.usage.prompt_tokens + 10, "R1: the call and its result are in the prompt")
 
+    # DeepSeek-V3's template: a required call is written and parsed in DeepSeek's format, and a
+    # past call turn is rendered when its content is null, or "" (as Ollama and LangChain send).
+    with TestModel(args.make_model, "v3") as model, Server(args.gorae, model.dir, "--ctx", "2048") as srv:
+        client = openai.OpenAI(base_url=srv.url + "/v1", api_key="none", max_retries=0, timeout=120)
+        r = client.chat.completions.create(model="m", messages=MSGS, tools=[WEATHER], tool_choice="required",
+                                           max_tokens=300, seed=3)
+        calls = r.choices[0].message.tool_calls or []
+        c.check(r.choices[0].finish_reason == "tool_calls" and len(calls) >= 1 and
+                calls[0].function.name == "get_weather" and "city" in json.loads(calls[0].function.arguments),
+                f"V3: a required call parsed from DeepSeek's format: {r.choices[0]}")
+        call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Seoul"}'}}
+        sizes = {}
+        for content in (None, ""):
+            history = MSGS + [{"role": "assistant", "content": content, "tool_calls": [call]},
+                              {"role": "tool", "tool_call_id": "c1", "content": "21"}]
+            r = client.chat.completions.create(model="m", messages=history, tools=[WEATHER], max_tokens=1)
+            sizes[repr(content)] = r.usage.prompt_tokens
+        plain = client.chat.completions.create(model="m", messages=MSGS, tools=[WEATHER], max_tokens=1)
+        c.check(sizes["None"] == sizes["''"] > plain.usage.prompt_tokens + 20,
+                f"V3: the call turn is rendered with content null or \"\" ({sizes}, "
+                f"{plain.usage.prompt_tokens} without)")
+
     with TestModel(args.make_model) as model, Server(args.gorae, model.dir, "--ctx", "256") as srv:
         status, e = post(srv.url + "/v1/chat/completions", {"messages": MSGS, "tools": [WEATHER]})
         c.check(status == 400 and e["error"]["param"] == "tools" and "not supported yet" in e["error"]["message"],

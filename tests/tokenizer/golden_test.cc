@@ -138,22 +138,27 @@ TEST(ChatML, ToolsMatchTransformers) {
     ASSERT_TRUE(text.ok()) << text.status().ToString();
     EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
   }
-  // Other templates refuse tools rather than drop them.
-  auto v3 = RenderChatTemplate(ChatTemplateKind::kDeepSeekV3, {{"user", "hi", std::nullopt, {}}}, true, "", "", {"{}"});
-  EXPECT_FALSE(v3.ok());
-  EXPECT_NE(v3.status().message().find("tools:"), std::string::npos);
+  // Templates without a tool format refuse tools rather than drop them.
+  auto gorae = RenderChatTemplate(ChatTemplateKind::kGorae, {{"user", "hi", std::nullopt, {}}}, true, "", "", {"{}"});
+  EXPECT_FALSE(gorae.ok());
+  EXPECT_NE(gorae.status().message().find("tools:"), std::string::npos);
 }
 
-// DeepSeek-R1's tool calls and outputs as its template writes them (transformers' rendering in
-// golden/chat_deepseek_r1_tools.jsonl, the template's quirks included: the first-call flag is
-// never reset, so a later turn's calls follow without "<｜Assistant｜>").
-TEST(DeepSeekR1, ToolCallsMatchTransformers) {
-  auto rows = ReadJsonl(TestPath("golden/chat_deepseek_r1_tools.jsonl"));
+// Tool calls and outputs as DeepSeek's templates write them (transformers' rendering in
+// golden/chat_{name}_tools.jsonl, the templates' quirks included: the first-call flag is never
+// reset, so a later turn's calls follow without "<｜Assistant｜>"; V3 and the first R1 render a
+// turn's calls only when its content is null, and close the calls after every call but the first).
+class DeepSeekToolGolden : public ::testing::TestWithParam<std::pair<const char*, ChatTemplateKind>> {};
+
+TEST_P(DeepSeekToolGolden, MatchesTransformers) {
+  const auto [name, kind] = GetParam();
+  auto rows = ReadJsonl(TestPath(std::string("golden/chat_") + name + "_tools.jsonl"));
   ASSERT_GE(rows.size(), 6u);
   for (const auto& row : rows) {
     std::vector<ChatMessage> messages;
     for (const auto& m : row["messages"]) {
       ChatMessage msg{m["role"], m["content"].is_null() ? "" : m["content"].get<std::string>(), std::nullopt, {}};
+      msg.content_is_null = m["content"].is_null();
       if (m.contains("tool_calls")) {
         for (const auto& c : m["tool_calls"]) {
           const std::string raw = c["function"]["arguments"];
@@ -162,11 +167,18 @@ TEST(DeepSeekR1, ToolCallsMatchTransformers) {
       }
       messages.push_back(msg);
     }
-    auto text = RenderChatTemplate(ChatTemplateKind::kDeepSeekR1, messages, row["add_generation_prompt"],
-                                   "<｜begin▁of▁sentence｜>");
+    auto text = RenderChatTemplate(kind, messages, row["add_generation_prompt"], "<｜begin▁of▁sentence｜>");
     ASSERT_TRUE(text.ok()) << text.status().ToString();
     EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(Templates, DeepSeekToolGolden,
+                         ::testing::Values(std::make_pair("deepseek_r1", ChatTemplateKind::kDeepSeekR1),
+                                           std::make_pair("deepseek_v3", ChatTemplateKind::kDeepSeekV3),
+                                           std::make_pair("deepseek_r1_initial", ChatTemplateKind::kDeepSeekR1Initial)));
+
+TEST(DeepSeekR1, ToolDefinitionsFollowTheSystemPrompt) {
   // Definitions follow the system prompt (the template has no place for them).
   auto with_tools = RenderChatTemplate(ChatTemplateKind::kDeepSeekR1, {{"system", "Be exact.", std::nullopt, {}},
                                                                        {"user", "hi", std::nullopt, {}}},
