@@ -249,6 +249,9 @@ def write_chat_goldens():
         'qwen2_5': open(os.path.join(TESTS, 'data', 'qwen2_5.jinja'), encoding='utf-8').read(),
         'qwen2': open(os.path.join(TESTS, 'data', 'qwen2.jinja'), encoding='utf-8').read(),
         'chatml': open(os.path.join(TESTS, 'data', 'chatml.jinja'), encoding='utf-8').read(),
+        # Meta-Llama-3-8B-Instruct's and Llama-3.1-8B-Instruct's (3.3-70B-Instruct carries 3.1's).
+        'llama3': open(os.path.join(TESTS, 'data', 'llama3.jinja'), encoding='utf-8').read(),
+        'llama3_1': open(os.path.join(TESTS, 'data', 'llama3_1.jinja'), encoding='utf-8').read(),
     }
     for name, template in templates.items():
         rows = []
@@ -348,6 +351,22 @@ def write_tool_goldens():
             text = tok.apply_chat_template(conv, chat_template=template, tokenize=False, add_generation_prompt=gen)
             rows.append({'messages': conv, 'add_generation_prompt': gen, 'text': text})
     write_jsonl(os.path.join(TESTS, 'golden', 'chat_deepseek_r1_tools.jsonl'), rows)
+    # Llama 3.1: the definitions go into the first user message, one call per turn.
+    template = open(os.path.join(TESTS, 'data', 'llama3_1.jinja'), encoding='utf-8').read()
+    call = {'type': 'function', 'function': {'name': 'get_weather', 'arguments': {'city': 'Seoul', 'days': 2}}}
+    convs = [(tools, conv) for tools, conv in tool_conversations()
+             if all(len(m.get('tool_calls', [])) <= 1 for m in conv)]
+    convs.append(([WEATHER_TOOL, TIME_TOOL], [
+        {'role': 'system', 'content': '  Be exact.\n'}, {'role': 'user', 'content': 'Weather?'},
+        {'role': 'assistant', 'tool_calls': [call]}, {'role': 'tool', 'content': '21'},
+        {'role': 'assistant', 'content': 'It is 21 degrees. '}, {'role': 'user', 'content': 'And the time?'}]))
+    rows = []
+    for tools, conv in convs:
+        for gen in (False, True):
+            text = tok.apply_chat_template(conv, tools=tools, chat_template=template, tokenize=False,
+                                           add_generation_prompt=gen)
+            rows.append({'tools': tools, 'messages': conv, 'add_generation_prompt': gen, 'text': text})
+    write_jsonl(os.path.join(TESTS, 'golden', 'chat_llama3_1_tools.jsonl'), rows)
     for name in ('deepseek_v3', 'deepseek_r1_initial'):
         template = open(os.path.join(TESTS, 'data', name + '.jinja'), encoding='utf-8').read()
         rows = []

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "tokenizer/chat_template_llama3.h"
+
 namespace gorae::tokenizer {
 namespace {
 
@@ -347,6 +349,7 @@ std::string_view ChatTemplateName(ChatTemplateKind kind) {
     case ChatTemplateKind::kDeepSeekR1Initial: return "deepseek-r1-initial";
     case ChatTemplateKind::kGorae: return "gorae";
     case ChatTemplateKind::kChatML: return "chatml";
+    case ChatTemplateKind::kLlama3: return "llama3";
   }
   return "?";
 }
@@ -363,8 +366,9 @@ Result<ChatTemplateKind> IdentifyChatTemplate(std::string_view jinja) {
     GORAE_RETURN_IF_ERROR(ChatMLDefaultSystem(jinja).status());
     return ChatTemplateKind::kChatML;
   }
+  if (IsLlama3Template(jinja)) return ChatTemplateKind::kLlama3;
   return Unsupported(
-      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, deepseek-r1-initial, gorae, chatml; this "
+      "chat_template is not one gorae renders (supported: deepseek-v3, deepseek-r1, deepseek-r1-initial, gorae, chatml, llama3; this "
       "one has {} bytes, fnv1a64 {:016x}, begins '{}')",
       jinja.size(), h, std::string(jinja.substr(0, 60)));
 }
@@ -391,6 +395,8 @@ Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<
       return RenderGorae(messages, add_generation_prompt, bos_token);
     case ChatTemplateKind::kChatML:
       return RenderChatML(messages, add_generation_prompt, jinja, tools);
+    case ChatTemplateKind::kLlama3:
+      return RenderLlama3(messages, add_generation_prompt, bos_token, jinja, tools);
   }
   return Unsupported("unknown chat template kind");
 }

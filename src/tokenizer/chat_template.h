@@ -25,6 +25,9 @@
 //                does ("<|im_start|>user\n<tool_response>\n...\n</tool_response><|im_end|>") when
 //                the template has <tool_response>. Templates that also strip "</think>" (QwQ,
 //                Qwen3), use reasoning_content, bos_token or eos_token are not taken for ChatML.
+//   llama3       Meta's Llama 3.0-3.3 Instruct templates, recognised by structure too (see
+//                chat_template_llama3.h): "<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>",
+//                from 3.1 on after a dated system block, with tools in the first user message.
 #pragma once
 
 #include <optional>
@@ -54,7 +57,7 @@ struct ChatMessage {
   bool content_is_null = false;
 };
 
-enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML };
+enum class ChatTemplateKind { kDeepSeekV3, kDeepSeekR1, kDeepSeekR1Initial, kGorae, kChatML, kLlama3 };
 
 // DeepSeek's tool-call markers: <｜tool▁calls▁begin｜> then, per call, <｜tool▁call▁begin｜>function
 // <｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>, then <｜tool▁calls▁end｜>.
@@ -86,8 +89,8 @@ std::string_view GoraeChatTemplate();
 // the template ignores produce nothing, as in the Jinja original. `jinja` is the template's text:
 // kChatML reads its default system message (and its tool instructions) from it (empty: none);
 // the other kinds ignore it. `tools`: the tool definitions, each as `tojson` writes it. Tools
-// and tool calls are rendered by the ChatML templates that carry Qwen2.5's tool section and by
-// DeepSeek's three templates (tool calls and outputs as each template writes them, its quirks
+// and tool calls are rendered by the ChatML templates that carry Qwen2.5's tool section, by
+// Llama 3.1's and later (chat_template_llama3.h), and by DeepSeek's three templates (tool calls and outputs as each template writes them, its quirks
 // included; the definitions, which none of them renders, after the system prompt in gorae's
 // words, see kDeepSeekToolsIntro); elsewhere they are Unsupported, never dropped.
 Result<std::string> RenderChatTemplate(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,

@@ -30,27 +30,38 @@ void DumpString(const std::string& s, std::string* out) {
   out->push_back('"');
 }
 
-void Dump(const nlohmann::ordered_json& v, std::string* out) {
+// indent < 0: one line (", " and ": "); else json.dumps(indent=N): one item per line, nested
+// N spaces deeper, "," ending lines, and empty containers still written "{}" / "[]".
+void Dump(const nlohmann::ordered_json& v, int indent, int depth, std::string* out) {
+  auto newline = [&](int level) {
+    out->push_back('\n');
+    out->append(static_cast<size_t>(indent * level), ' ');
+  };
+  const char* item_sep = indent < 0 ? ", " : ",";
   switch (v.type()) {
     case nlohmann::json::value_t::object: {
       out->push_back('{');
       bool first = true;
       for (const auto& [k, x] : v.items()) {
-        if (!first) *out += ", ";
+        if (!first) *out += item_sep;
         first = false;
+        if (indent >= 0) newline(depth + 1);
         DumpString(k, out);
         *out += ": ";
-        Dump(x, out);
+        Dump(x, indent, depth + 1, out);
       }
+      if (indent >= 0 && !v.empty()) newline(depth);
       out->push_back('}');
       return;
     }
     case nlohmann::json::value_t::array: {
       out->push_back('[');
       for (size_t i = 0; i < v.size(); ++i) {
-        if (i) *out += ", ";
-        Dump(v[i], out);
+        if (i) *out += item_sep;
+        if (indent >= 0) newline(depth + 1);
+        Dump(v[i], indent, depth + 1, out);
       }
+      if (indent >= 0 && !v.empty()) newline(depth);
       out->push_back(']');
       return;
     }
@@ -77,9 +88,9 @@ void Dump(const nlohmann::ordered_json& v, std::string* out) {
 
 }  // namespace
 
-std::string PyJsonDumps(const nlohmann::ordered_json& value) {
+std::string PyJsonDumps(const nlohmann::ordered_json& value, int indent) {
   std::string out;
-  Dump(value, &out);
+  Dump(value, indent, 0, &out);
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 namespace gorae::tokenizer {
 
-std::string PyJsonDumps(const nlohmann::ordered_json& value);
+// indent >= 0: as json.dumps(x, ensure_ascii=False, indent=indent) (the template's tojson(indent=4)).
+std::string PyJsonDumps(const nlohmann::ordered_json& value, int indent = -1);
 
 }  // namespace gorae::tokenizer

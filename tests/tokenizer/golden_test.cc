@@ -2,6 +2,7 @@
 // files (regenerate with: python3 tools/tokenizer_golden.py).
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <sstream>
 
 #include "tokenizer/py_json.h"
@@ -106,27 +107,30 @@ INSTANTIATE_TEST_SUITE_P(Templates, ChatGolden,
                                            // Qwen2.5-Coder-1.5B-Instruct's GGUF template, word for word
                                            std::make_pair("qwen2_5", ChatTemplateKind::kChatML),
                                            std::make_pair("qwen2", ChatTemplateKind::kChatML),
-                                           std::make_pair("chatml", ChatTemplateKind::kChatML)));
+                                           std::make_pair("chatml", ChatTemplateKind::kChatML),
+                                           std::make_pair("llama3", ChatTemplateKind::kLlama3),
+                                           std::make_pair("llama3_1", ChatTemplateKind::kLlama3)));
 
-// Tools and tool calls through Qwen2.5's template, against transformers' apply_chat_template
-// (golden/chat_qwen2_5_tools.jsonl, tools/tokenizer_golden.py): the definitions and the
-// arguments as its tojson writes them, tool results as <tool_response> turns.
-TEST(ChatML, ToolsMatchTransformers) {
-  auto jinja = testing::ReadFileOrDie(TestPath("data/qwen2_5.jinja"));
+// Renders golden/chat_{golden}.jsonl's rows ({"tools", "messages", "add_generation_prompt",
+// "text"}, from transformers' apply_chat_template) through data/{jinja}.jinja and compares.
+void ExpectToolGoldenRows(const std::string& golden, const std::string& jinja_name, ChatTemplateKind kind) {
+  auto jinja = testing::ReadFileOrDie(TestPath("data/" + jinja_name + ".jinja"));
+  auto identified = IdentifyChatTemplate(jinja);
+  ASSERT_TRUE(identified.ok()) << identified.status().ToString();
+  ASSERT_EQ(*identified, kind);
   // Read with the keys in the file's order: tojson keeps a tool definition's order.
   std::vector<nlohmann::ordered_json> rows;
-  std::istringstream lines(testing::ReadFileOrDie(TestPath("golden/chat_qwen2_5_tools.jsonl")));
+  std::istringstream lines(testing::ReadFileOrDie(TestPath("golden/chat_" + golden + ".jsonl")));
   for (std::string line; std::getline(lines, line);) {
     if (!line.empty()) rows.push_back(nlohmann::ordered_json::parse(line));
   }
-  ASSERT_GE(rows.size(), 8u);
-  for (const auto& ordered : rows) {
-    const auto& row = ordered;
+  ASSERT_GE(rows.size(), 6u);
+  for (const auto& row : rows) {
     std::vector<std::string> tools;
-    for (const auto& t : ordered["tools"]) tools.push_back(PyJsonDumps(t));
+    for (const auto& t : row["tools"]) tools.push_back(PyJsonDumps(t));
     std::vector<ChatMessage> messages;
-    for (const auto& m : ordered["messages"]) {
-      ChatMessage msg{m["role"], m["content"], std::nullopt, {}};
+    for (const auto& m : row["messages"]) {
+      ChatMessage msg{m["role"], m.contains("content") ? m["content"].get<std::string>() : "", std::nullopt, {}};
       if (m.contains("tool_calls")) {
         for (const auto& c : m["tool_calls"]) {
           msg.tool_calls.push_back({c["function"]["name"], PyJsonDumps(c["function"]["arguments"])});
@@ -134,10 +138,18 @@ TEST(ChatML, ToolsMatchTransformers) {
       }
       messages.push_back(msg);
     }
-    auto text = RenderChatTemplate(ChatTemplateKind::kChatML, messages, row["add_generation_prompt"], "", jinja, tools);
+    auto text = RenderChatTemplate(kind, messages, row["add_generation_prompt"], "<｜begin▁of▁sentence｜>", jinja, tools);
     ASSERT_TRUE(text.ok()) << text.status().ToString();
     EXPECT_EQ(*text, row["text"].get<std::string>()) << row["messages"].dump();
   }
+}
+
+// Tools and tool calls through Qwen2.5's template, against transformers' apply_chat_template
+// (golden/chat_qwen2_5_tools.jsonl, tools/tokenizer_golden.py): the definitions and the
+// arguments as its tojson writes them, tool results as <tool_response> turns.
+TEST(ChatML, ToolsMatchTransformers) {
+  // Qwen2.5's template writes no BOS; the golden's tokenizer has one, which it ignores.
+  ExpectToolGoldenRows("qwen2_5_tools", "qwen2_5", ChatTemplateKind::kChatML);
   // Templates without a tool format refuse tools rather than drop them.
   auto gorae = RenderChatTemplate(ChatTemplateKind::kGorae, {{"user", "hi", std::nullopt, {}}}, true, "", "", {"{}"});
   EXPECT_FALSE(gorae.ok());
@@ -178,6 +190,43 @@ INSTANTIATE_TEST_SUITE_P(Templates, DeepSeekToolGolden,
                                            std::make_pair("deepseek_v3", ChatTemplateKind::kDeepSeekV3),
                                            std::make_pair("deepseek_r1_initial", ChatTemplateKind::kDeepSeekR1Initial)));
 
+// Llama 3.1's: definitions (tojson(indent=4)) in the first user message, a past call as
+// {"name": ..., "parameters": ...}, results as ipython turns quoted by tojson.
+TEST(Llama3, ToolsMatchTransformers) {
+  ExpectToolGoldenRows("llama3_1_tools", "llama3_1", ChatTemplateKind::kLlama3);
+  auto jinja = testing::ReadFileOrDie(TestPath("data/llama3_1.jinja"));
+  ChatMessage two_calls{"assistant", "", std::nullopt, {{"a", "{}", "{}"}, {"b", "{}", "{}"}}};
+  auto refused = RenderChatTemplate(ChatTemplateKind::kLlama3, {{"user", "hi", std::nullopt, {}}, two_calls}, true,
+                                    "", jinja, {R"({"type": "function"})"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("one tool call per assistant message (messages[1] has 2)"),
+            std::string::npos)
+      << refused.status().ToString();
+  // Llama 3.0's template has no tool section: tools are refused, not dropped.
+  auto plain = RenderChatTemplate(ChatTemplateKind::kLlama3, {{"user", "hi", std::nullopt, {}}}, true, "",
+                                  testing::ReadFileOrDie(TestPath("data/llama3.jinja")), {"{}"});
+  EXPECT_FALSE(plain.ok());
+}
+
+// Llama 3.2's template dates its system block with strftime_now, as transformers gives it: today.
+TEST(Llama3, StrftimeNowDatesTheSystemBlockToday) {
+  std::string jinja = testing::ReadFileOrDie(TestPath("data/llama3_1.jinja"));
+  const std::string fixed = "{%- set date_string = \"26 Jul 2024\" %}";
+  const size_t at = jinja.find(fixed);
+  ASSERT_NE(at, std::string::npos);
+  jinja.replace(at, fixed.size(),
+                "{%- if strftime_now is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}"
+                "{%- else %}{%- set date_string = \"26 Jul 2024\" %}{%- endif %}");
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char today[32];
+  std::strftime(today, sizeof(today), "%d %b %Y", &local);
+  auto text = RenderChatTemplate(ChatTemplateKind::kLlama3, {{"user", "hi", std::nullopt, {}}}, true, "", jinja);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_NE(text->find(std::string("Today Date: ") + today + "\n\n<|eot_id|>"), std::string::npos) << *text;
+}
+
 TEST(DeepSeekR1, ToolDefinitionsFollowTheSystemPrompt) {
   // Definitions follow the system prompt (the template has no place for them).
   auto with_tools = RenderChatTemplate(ChatTemplateKind::kDeepSeekR1, {{"system", "Be exact.", std::nullopt, {}},
@@ -196,6 +245,9 @@ TEST(PyJson, WritesWhatPythonWrites) {
             "{\"b\": [1, 2.5, true, null], \"a\": \"x\\\"\\n\\u0001é/\"}");
   EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json(1.0)), "1.0");
   EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json::object()), "{}");
+  // json.dumps(x, indent=4): one item per line, "," at line ends, empty containers kept short.
+  EXPECT_EQ(PyJsonDumps(nlohmann::ordered_json::parse(R"({"a": [1, {}], "b": {"c": []}})"), 4),
+            "{\n    \"a\": [\n        1,\n        {}\n    ],\n    \"b\": {\n        \"c\": []\n    }\n}");
 }
 
 TEST(ChatML, DefaultSystemMessageComesFromTheTemplate) {
