@@ -1,6 +1,8 @@
 // gorae chat: an interactive terminal chat with streaming output and multi-turn history.
 // It runs on the same engine as `gorae serve` (one slot), so what you see here is what the
 // server would answer. Ctrl-C stops the current answer; /reset, /exit (or Ctrl-D) at the prompt.
+// With --tools, the model may call the functions a JSON file defines (OpenAI's `tools` array):
+// each call is shown as such, you type its result, and the model answers from it.
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,14 +13,21 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
 #include "server/batch_engine.h"
 #include "server/choice_text.h"
+#include "server/structured_output.h"
+#include "server/tool_calls.h"
+#include "tokenizer/py_json.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gorae::cli {
@@ -33,6 +42,8 @@ struct ChatOptions {
   int max_tokens = 1024;
   int64_t ctx = 0;
   bool ignore_eos = false;
+  std::string tools_file;           // OpenAI tool definitions (a JSON array)
+  std::string tool_choice = "auto";  // auto, required, none, or a function's name
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -99,7 +110,47 @@ bool ReadLine(std::string* line, bool* interrupted) {
 struct Style {
   bool tty = false;
   const char* dim() const { return tty ? "\033[2m" : ""; }
+  const char* bold() const { return tty ? "\033[1m" : ""; }
   const char* reset() const { return tty ? "\033[0m" : ""; }
+};
+
+// The --tools file and --tool-choice, read as the server reads a request's `tools` and
+// `tool_choice`, so errors name the file and the field ("tools.json: tools[0].function.name: ...").
+Result<server::ToolRequest> LoadTools(const ChatOptions& o, const tokenizer::Tokenizer& tok) {
+  server::ToolRequest tools;
+  tools.format = server::ToolCallFormatOf(tok.chat_template());
+  if (o.tools_file.empty()) {
+    if (o.tool_choice != "auto") return InvalidArgument("--tool-choice needs --tools");
+    return tools;
+  }
+  std::ifstream in(o.tools_file, std::ios::binary);
+  if (!in) return NotFound("{}: cannot open the tools file", o.tools_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto defs = nlohmann::ordered_json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (defs.is_discarded()) return InvalidArgument("{}: not valid JSON", o.tools_file);
+  if (!defs.is_array() || defs.empty()) {
+    return InvalidArgument("{}: expected a non-empty JSON array of tool definitions (OpenAI's \"tools\")", o.tools_file);
+  }
+  nlohmann::ordered_json body = {{"tools", defs}};
+  if (o.tool_choice == "auto" || o.tool_choice == "required" || o.tool_choice == "none") {
+    body["tool_choice"] = o.tool_choice;
+  } else {
+    body["tool_choice"] = {{"type", "function"}, {"function", {{"name", o.tool_choice}}}};
+  }
+  std::vector<tokenizer::ChatMessage> no_messages;
+  if (Status s = server::ParseToolFields(body, &tools, &no_messages); !s.ok()) {
+    return s.WithContext(o.tool_choice != "auto" && s.message().rfind("tool_choice", 0) == 0 ? "--tool-choice"
+                                                                                              : o.tools_file);
+  }
+  return tools;
+}
+
+// What one answer produced: its text, reasoning and the tool calls parsed out of it.
+struct Answer {
+  std::string content, reasoning;
+  std::vector<server::ParsedToolCall> calls;
+  bool stopped_by_user = false;
 };
 
 int RunChat(ChatOptions& o) {
@@ -111,6 +162,24 @@ int RunChat(ChatOptions& o) {
   auto tok = o.model.LoadTokenizer();
   if (!tok.ok()) return ReportError(tok.status().message());
   if (!(*tok)->chat_template().ok()) return ReportError((*tok)->chat_template().status().message());
+  auto tools = LoadTools(o, **tok);
+  if (!tools.ok()) return ReportError(tools.status().message());
+  std::vector<std::string> rendered_tools;
+  std::vector<std::string> tool_names;
+  for (const server::ToolSpec& t : tools->tools) {
+    rendered_tools.push_back(t.rendered);
+    tool_names.push_back(t.name);
+  }
+  // A required (or named) call is decoded under its grammar, as the server does.
+  std::optional<server::OutputFormat> call_format;
+  if (tools->choice == server::ToolRequest::Choice::kRequired || tools->choice == server::ToolRequest::Choice::kNamed) {
+    auto grammar = server::RequiredCallGrammar(*tools);
+    if (!grammar.ok()) return ReportError(grammar.status().WithContext(o.tools_file).message());
+    call_format.emplace();
+    call_format->kind = server::OutputFormat::Kind::kGrammar;
+    call_format->gbnf = std::move(*grammar);
+    call_format->field = "tools";
+  }
   const int64_t max_pos = (*model)->config().max_position_embeddings;
   if (o.ctx == 0) o.ctx = max_pos > 0 ? std::min<int64_t>(max_pos, 4096) : 4096;
 
@@ -142,10 +211,128 @@ int RunChat(ChatOptions& o) {
   }
   Style style{static_cast<bool>(::isatty(STDOUT_FILENO))};
   std::vector<tokenizer::ChatMessage> history;
-  if (!o.system.empty()) history.push_back({"system", o.system, std::nullopt});
+  if (!o.system.empty()) history.push_back({"system", o.system, std::nullopt, {}});
   std::printf("gorae chat: %s (%s template). /reset clears the history, /exit quits, Ctrl-C stops an answer.\n",
               o.model.model_dir.c_str(), std::string(tokenizer::ChatTemplateName((*tok)->chat_template().value())).c_str());
+  if (tools->active()) {
+    std::printf("tools (%s): ", o.tool_choice.c_str());
+    for (size_t i = 0; i < tool_names.size(); ++i) std::printf("%s%s", i ? ", " : "", tool_names[i].c_str());
+    std::printf(". You answer each call with its result.\n");
+  }
   uint64_t turn = 0;
+  std::shared_ptr<const GrammarVocab> grammar_vocab;
+
+  // Generates the answer to `history`, streaming it to the terminal; nullopt (with the error
+  // printed) when it cannot start. `constrained`: decode under the required-call grammar.
+  auto answer_history = [&](bool constrained) -> std::optional<Answer> {
+    auto text = (*tok)->RenderChat(history, /*add_generation_prompt=*/true, rendered_tools);
+    auto ids = text.ok() ? (*tok)->Encode(*text) : Result<std::vector<int32_t>>(text.status());
+    if (!ids.ok()) {
+      std::printf("(error: %s)\n", ids.status().message().c_str());
+      return std::nullopt;
+    }
+    const int64_t room = o.ctx - static_cast<int64_t>(ids->size());
+    if (room < 1) {
+      std::printf("(the conversation is %zu tokens, the context is %lld: /reset to start over)\n", ids->size(),
+                  static_cast<long long>(o.ctx));
+      return std::nullopt;
+    }
+    const bool opens_reasoning = server::PromptOpensReasoning(*text);
+    server::SequenceSpec spec;
+    spec.prompt.assign(ids->begin(), ids->end());
+    spec.sampler = o.sampler;
+    if (!o.seeded) spec.sampler.seed = std::random_device{}();
+    spec.sampler.seed += turn++;
+    spec.max_tokens = static_cast<int>(std::min<int64_t>(o.max_tokens, room));
+    spec.stop_ids = end_ids;
+    if (constrained && call_format) {
+      if (!grammar_vocab) grammar_vocab = server::GrammarVocabOf(**tok, (*model)->config().vocab_size, end_ids);
+      auto constraint = server::ConstraintFor(*call_format, opens_reasoning, grammar_vocab);
+      if (!constraint.ok()) {
+        std::printf("(error: %s)\n", constraint.status().message().c_str());
+        return std::nullopt;
+      }
+      spec.constraint = std::move(*constraint);
+    }
+    server::Admission a = engine.Submit({spec});
+    if (!a.job) {
+      std::printf("(error: %s)\n", a.error.ok() ? "engine busy" : a.error.message().c_str());
+      return std::nullopt;
+    }
+    server::ChoiceText out(**tok, {.stop = {}, .end_ids = end_ids, .split_reasoning = true,
+                                   .starts_in_reasoning = opens_reasoning});
+    // Calls are split out of the content as they stream (tool_choice none keeps them as text).
+    std::optional<server::ToolCallStream> calls;
+    if (tools->parses()) calls.emplace(tool_names, tools->format);
+    Answer answer;
+    bool in_reasoning = false;
+    size_t consumed = 0;
+    uint64_t version = 0;
+    bool at_line_start = true;  // on the terminal: a call is shown on a line of its own
+    auto show_content = [&](const std::string& piece) {
+      if (piece.empty()) return;
+      if (in_reasoning) std::printf("%s\n", style.reset());
+      in_reasoning = false;
+      std::fputs(piece.c_str(), stdout);
+      answer.content += piece;
+      at_line_start = piece.back() == '\n';
+    };
+    auto show_calls = [&](const std::vector<server::ParsedToolCall>& made) {
+      for (const server::ParsedToolCall& c : made) {
+        if (in_reasoning) std::printf("%s", style.reset());
+        in_reasoning = false;
+        std::printf("%s%s[tool call] %s %s%s\n", at_line_start ? "" : "\n", style.bold(), c.name.c_str(),
+                    c.arguments.c_str(), style.reset());
+        at_line_start = true;
+        answer.calls.push_back(c);
+      }
+    };
+    auto show = [&](const server::SplitDelta& d) {
+      if (!d.reasoning.empty()) {
+        if (!in_reasoning) std::printf("%s[thinking] ", style.dim());
+        in_reasoning = true;
+        std::fputs(d.reasoning.c_str(), stdout);
+        answer.reasoning += d.reasoning;
+      }
+      if (calls) {
+        server::ToolCallStream::Out split = calls->Push(d.content);
+        show_content(split.content);
+        show_calls(split.calls);
+      } else {
+        show_content(d.content);
+      }
+      std::fflush(stdout);
+    };
+    // Bounded: the sequence ends after max_tokens, or at Ctrl-C.
+    while (true) {
+      if (g_interrupted.exchange(false) && !answer.stopped_by_user) {
+        a.job->Cancel();
+        answer.stopped_by_user = true;
+      }
+      version = a.job->WaitForChange(version, std::chrono::milliseconds(50));
+      const auto p = a.job->Read(0);
+      show(out.Feed(std::span<const int>(p.tokens.data() + consumed, p.tokens.size() - consumed)));
+      consumed = p.tokens.size();
+      if (p.done || out.stopped()) {
+        a.job->Cancel();
+        break;
+      }
+    }
+    show(out.Finish());
+    if (calls) {
+      server::ToolCallStream::Out rest = calls->Finish();
+      show_content(rest.content);
+      show_calls(rest.calls);
+    }
+    if (in_reasoning) std::printf("%s", style.reset());
+    if (answer.stopped_by_user) {
+      std::printf("\n[stopped]\n");
+    } else if (!at_line_start || answer.calls.empty()) {
+      std::printf("\n");
+    }
+    if (!a.job->error().ok()) std::printf("(error: %s)\n", a.job->error().message().c_str());
+    return answer;
+  };
 
   while (true) {
     std::printf("> ");
@@ -166,79 +353,52 @@ int RunChat(ChatOptions& o) {
     }
     if (line.empty()) continue;
 
-    history.push_back({"user", line, std::nullopt});
-    auto text = (*tok)->RenderChat(history, /*add_generation_prompt=*/true);
-    auto ids = text.ok() ? (*tok)->Encode(*text) : Result<std::vector<int32_t>>(text.status());
-    if (!ids.ok()) {
-      std::printf("(error: %s)\n", ids.status().message().c_str());
-      history.pop_back();
-      continue;
-    }
-    const int64_t room = o.ctx - static_cast<int64_t>(ids->size());
-    if (room < 1) {
-      std::printf("(the conversation is %zu tokens, the context is %lld: /reset to start over)\n", ids->size(),
-                  static_cast<long long>(o.ctx));
-      history.pop_back();
-      continue;
-    }
-    server::SequenceSpec spec;
-    spec.prompt.assign(ids->begin(), ids->end());
-    spec.sampler = o.sampler;
-    if (!o.seeded) spec.sampler.seed = std::random_device{}();
-    spec.sampler.seed += turn++;
-    spec.max_tokens = static_cast<int>(std::min<int64_t>(o.max_tokens, room));
-    spec.stop_ids = end_ids;
-    server::Admission a = engine.Submit({spec});
-    if (!a.job) {
-      std::printf("(error: %s)\n", a.error.ok() ? "engine busy" : a.error.message().c_str());
-      history.pop_back();
-      continue;
-    }
-    server::ChoiceText out(**tok, {.stop = {},
-                                   .end_ids = end_ids,
-                                   .split_reasoning = true,
-                                   .starts_in_reasoning = server::PromptOpensReasoning(*text)});
-    std::string content, reasoning;
-    bool in_reasoning = false, stopped_by_user = false;
-    size_t consumed = 0;
-    uint64_t version = 0;
-    auto show = [&](const server::SplitDelta& d) {
-      if (!d.reasoning.empty()) {
-        if (!in_reasoning) std::printf("%s[thinking] ", style.dim());
-        in_reasoning = true;
-        std::fputs(d.reasoning.c_str(), stdout);
-        reasoning += d.reasoning;
-      }
-      if (!d.content.empty()) {
-        if (in_reasoning) std::printf("%s\n", style.reset());
-        in_reasoning = false;
-        std::fputs(d.content.c_str(), stdout);
-        content += d.content;
-      }
-      std::fflush(stdout);
-    };
-    // Bounded: the sequence ends after max_tokens, or at Ctrl-C.
+    const size_t turn_start = history.size();
+    history.push_back({"user", line, std::nullopt, {}});
+    // A required call applies to the first answer to a message; the answers to tool results are free.
+    bool constrained = true;
+    bool quit = false;
     while (true) {
-      if (g_interrupted.exchange(false) && !stopped_by_user) {
-        a.job->Cancel();
-        stopped_by_user = true;
-      }
-      version = a.job->WaitForChange(version, std::chrono::milliseconds(50));
-      const auto p = a.job->Read(0);
-      show(out.Feed(std::span<const int>(p.tokens.data() + consumed, p.tokens.size() - consumed)));
-      consumed = p.tokens.size();
-      if (p.done || out.stopped()) {
-        a.job->Cancel();
+      std::optional<Answer> answer = answer_history(constrained);
+      constrained = false;
+      if (!answer) {  // nothing was generated: the turn is taken back
+        history.resize(turn_start);
         break;
       }
+      tokenizer::ChatMessage said{"assistant", answer->content, std::nullopt, {}};
+      if (!answer->reasoning.empty()) said.reasoning_content = answer->reasoning;
+      for (const server::ParsedToolCall& c : answer->calls) {
+        const auto args = nlohmann::ordered_json::parse(c.arguments, nullptr, /*allow_exceptions=*/false);
+        said.tool_calls.push_back({c.name, tokenizer::PyJsonDumps(args.is_discarded() ? nlohmann::ordered_json::object() : args),
+                                   c.arguments});
+      }
+      // Blank text beside calls is no content, as the server reads it (DeepSeek-V3's template needs that).
+      if (!answer->calls.empty() && said.content.find_first_not_of(" \n\t\r") == std::string::npos) {
+        said.content.clear();
+        said.content_is_null = true;
+      }
+      history.push_back(std::move(said));
+      if (answer->calls.empty() || answer->stopped_by_user) break;
+      // The person at the terminal plays the tools: one result per call, then the model goes on.
+      for (const server::ParsedToolCall& c : answer->calls) {
+        std::printf("%s[%s result]%s> ", style.bold(), c.name.c_str(), style.reset());
+        std::fflush(stdout);
+        std::string result;
+        bool result_interrupted = false;
+        if (!ReadLine(&result, &result_interrupted)) {
+          quit = true;
+          break;
+        }
+        if (result_interrupted) {  // no result: the calls stay in the history, the model waits for a message
+          std::printf("\n(no result given: the call stays unanswered)\n");
+          result.clear();
+          break;
+        }
+        history.push_back({"tool", result, std::nullopt, {}});
+      }
+      if (quit || history.back().role != "tool") break;
     }
-    show(out.Finish());
-    if (in_reasoning) std::printf("%s", style.reset());
-    std::printf(stopped_by_user ? "\n[stopped]\n" : "\n");
-    if (!a.job->error().ok()) std::printf("(error: %s)\n", a.job->error().message().c_str());
-    tokenizer::ChatMessage answer{"assistant", content, std::nullopt};
-    if (!reasoning.empty()) answer.reasoning_content = reasoning;
-    history.push_back(std::move(answer));
+    if (quit) break;
   }
   std::printf("\n");
   engine.Shutdown();
@@ -260,6 +420,11 @@ void AddChatCommand(CLI::App& app, int* exit_code) {
   cmd->add_option_function<uint64_t>("--seed", [o](uint64_t s) { o->sampler.seed = s; o->seeded = true; },
                                      "random seed (default: a fresh one)");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "do not stop at the end-of-turn token (answers run to --max-tokens)");
+  cmd->add_option("--tools", o->tools_file,
+                  "JSON file with an array of tool definitions (OpenAI's \"tools\"); the model may call them and you "
+                  "type each call's result");
+  cmd->add_option("--tool-choice", o->tool_choice,
+                  "auto (default), none, required, or a function's name: the first answer to each message must call it");
   cmd->callback([o, exit_code] { *exit_code = RunChat(*o); });
 }
 

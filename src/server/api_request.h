@@ -39,6 +39,10 @@ struct OutputFormat {
   std::string field;      // where the request gave it, for errors ("response_format.json_schema.schema")
 };
 
+// How a chat template writes tool calls (server/tool_calls.h): Qwen2.5's <tool_call> JSON blocks,
+// DeepSeek's <｜tool▁calls▁begin｜> blocks, or Llama 3.1's bare {"name", "parameters"} answer.
+enum class ToolCallFormat { kQwen, kDeepSeek, kLlama };
+
 struct GenerationParams {
   SamplerConfig sampler;           // seed set only if the request gave one
   bool has_seed = false;
@@ -53,7 +57,7 @@ struct GenerationParams {
   OutputFormat format;             // response_format / grammar
   bool tool_calls = false;         // chat with tools: the answer's tool-call blocks become tool_calls
   std::vector<std::string> tool_names;  // the tools that may be called
-  bool deepseek_tool_format = false;    // the calls are DeepSeek's (else Qwen2.5's), as the template
+  ToolCallFormat tool_format = ToolCallFormat::kQwen;  // how the template writes calls
 };
 
 struct ChatRequest {

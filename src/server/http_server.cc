@@ -312,7 +312,7 @@ void HttpServer::HandleChat(const httplib::Request& req, httplib::Response& res)
   std::vector<std::string> rendered_tools;
   for (const ToolSpec& t : tools.tools) rendered_tools.push_back(t.rendered);
   parsed->params.tool_calls = tools.parses();
-  parsed->params.deepseek_tool_format = tools.format == ToolCallFormat::kDeepSeek;
+  parsed->params.tool_format = tools.format;
   for (const ToolSpec& t : tools.tools) parsed->params.tool_names.push_back(t.name);
   if (tools.choice == ToolRequest::Choice::kRequired || tools.choice == ToolRequest::Choice::kNamed) {
     // A required call is decoded under its grammar, so it is always well formed and valid.
@@ -453,7 +453,7 @@ HttpServer::Started HttpServer::Start(Endpoint endpoint, std::vector<Prompt> pro
   run->logprobs_taken.assign(n, 0);
   run->cached.assign(n, 0);
   if (params.tool_calls) {
-    const ToolCallFormat format = params.deepseek_tool_format ? ToolCallFormat::kDeepSeek : ToolCallFormat::kQwen;
+    const ToolCallFormat format = params.tool_format;
     for (size_t i = 0; i < n; ++i) run->tool_stream.push_back(std::make_unique<ToolCallStream>(params.tool_names, format));
     run->fresh_calls.resize(n);
     run->calls_written.assign(n, 0);

@@ -169,7 +169,7 @@ void HttpServer::HandleOllamaGenerate(const httplib::Request& req, httplib::Resp
       parsed->params.tool_names.push_back(t.name);
     }
     parsed->params.tool_calls = tools.parses();
-    parsed->params.deepseek_tool_format = tools.format == ToolCallFormat::kDeepSeek;
+    parsed->params.tool_format = tools.format;
   }
 
   Prompt p;

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kOpen = "<tool_call>";
 constexpr std::string_view kClose = "</tool_call>";
+constexpr std::string_view kPythonTag = "<|python_tag|>";
 using tokenizer::kDeepSeekToolCallBegin;
 using tokenizer::kDeepSeekToolCallEnd;
 using tokenizer::kDeepSeekToolCallsBegin;
@@ -75,6 +76,8 @@ ToolCallFormat ToolCallFormatOf(const Result<tokenizer::ChatTemplateKind>& kind)
     case tokenizer::ChatTemplateKind::kDeepSeekR1:
     case tokenizer::ChatTemplateKind::kDeepSeekR1Initial:
       return ToolCallFormat::kDeepSeek;
+    case tokenizer::ChatTemplateKind::kLlama3:
+      return ToolCallFormat::kLlama;
     default:
       return ToolCallFormat::kQwen;
   }
@@ -239,6 +242,9 @@ Result<std::string> RequiredCallGrammar(const ToolRequest& r) {
       g += fmt::format("call-{} ::= {} {}root {}\n", i,
                        Literal("<tool_call>\n{\"name\": \"" + t.name + "\", \"arguments\": "), prefix,
                        Literal("}\n</tool_call>"));
+    } else if (r.format == ToolCallFormat::kLlama) {
+      g += fmt::format("call-{} ::= {} {}root {}\n", i, Literal("{\"name\": \"" + t.name + "\", \"parameters\": "),
+                       prefix, Literal("}"));
     } else {
       g += fmt::format("call-{} ::= {} {}root {}\n", i,
                        Literal(std::string(kDeepSeekToolCallBegin) + "function" + std::string(kDeepSeekToolSep) + t.name + "\n```json\n"),
@@ -247,8 +253,10 @@ Result<std::string> RequiredCallGrammar(const ToolRequest& r) {
     calls += (calls.empty() ? "" : " | ") + fmt::format("call-{}", i);
   }
   g += "one-call ::= " + calls + "\n";
-  const std::string calls_rule = r.parallel ? "one-call (\"\\n\" one-call)*" : "one-call";
-  if (r.format == ToolCallFormat::kQwen) {
+  // Llama 3's template renders one call per turn, so its answers make one call.
+  const bool several = r.parallel && r.format != ToolCallFormat::kLlama;
+  const std::string calls_rule = several ? "one-call (\"\\n\" one-call)*" : "one-call";
+  if (r.format != ToolCallFormat::kDeepSeek) {
     g += "root ::= " + calls_rule + "\n";
   } else {
     g += "root ::= " + Literal(kDeepSeekToolCallsBegin) + " " + calls_rule + " " + Literal(kDeepSeekToolCallsEnd) + "\n";
@@ -261,7 +269,7 @@ namespace {
 // The calls of one block between the format's markers; empty if it is not well formed.
 std::vector<ParsedToolCall> ParseBlock(ToolCallFormat format, const std::string& block) {
   std::vector<ParsedToolCall> calls;
-  if (format == ToolCallFormat::kQwen) {
+  if (format != ToolCallFormat::kDeepSeek) {  // a <tool_call> block (a Llama model may write one too)
     const auto j = ordered_json::parse(block, nullptr, /*allow_exceptions=*/false);
     if (!j.is_discarded() && j.is_object() && j.contains("name") && j["name"].is_string() &&
         (!j.contains("arguments") || j["arguments"].is_object())) {
@@ -296,8 +304,8 @@ std::vector<ParsedToolCall> ParseBlock(ToolCallFormat format, const std::string&
 }  // namespace
 
 void ToolCallStream::Drain(Out* out) {
-  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDeepSeekToolCallsBegin;
-  const std::string_view close = format_ == ToolCallFormat::kQwen ? kClose : kDeepSeekToolCallsEnd;
+  const std::string_view open = format_ == ToolCallFormat::kDeepSeek ? kDeepSeekToolCallsBegin : kOpen;
+  const std::string_view close = format_ == ToolCallFormat::kDeepSeek ? kDeepSeekToolCallsEnd : kClose;
   if (format_ == ToolCallFormat::kDeepSeek) NormalizeDeepSeekMarkers(&held_);
   while (true) {
     if (!in_call_) {
@@ -335,12 +343,57 @@ void ToolCallStream::Drain(Out* out) {
   }
 }
 
+namespace {
+
+// What a bare call may be wrapped in: small models often fence it as Markdown JSON, and Llama
+// 3.1 may open it with <|python_tag|> (when the tag is not dropped as a special token).
+std::vector<std::string_view> BareCallOpeners(ToolCallFormat format) {
+  if (format == ToolCallFormat::kLlama) return {kPythonTag, "```json", "```"};
+  return {"```json", "```"};
+}
+
+std::string_view TrimLeft(std::string_view s) {
+  const size_t first = s.find_first_not_of(" \n\t\r");
+  return first == std::string_view::npos ? std::string_view() : s.substr(first);
+}
+
+// Whether an answer that begins with `start` may still turn out to be nothing but a bare call.
+bool MayBeBareCall(std::string_view start, ToolCallFormat format) {
+  start = TrimLeft(start);
+  if (start.empty() || start[0] == '{') return true;
+  for (std::string_view opener : BareCallOpeners(format)) {
+    if (opener.starts_with(start)) return true;
+    if (start.starts_with(opener)) {
+      const std::string_view after = TrimLeft(start.substr(opener.size()));
+      if (after.empty() || after[0] == '{') return true;
+    }
+  }
+  return false;
+}
+
+// The JSON of a whole answer that may be a bare call, without its wrapper.
+std::string_view BareCallJson(std::string_view answer, ToolCallFormat format) {
+  answer = TrimLeft(answer);
+  while (!answer.empty() && std::string_view(" \n\t\r").find(answer.back()) != std::string_view::npos) answer.remove_suffix(1);
+  for (std::string_view opener : BareCallOpeners(format)) {
+    if (!answer.starts_with(opener)) continue;
+    answer.remove_prefix(opener.size());
+    if (opener.starts_with("```")) {
+      if (!answer.ends_with("```")) return {};
+      answer.remove_suffix(3);
+    }
+    return answer;
+  }
+  return answer;
+}
+
+}  // namespace
+
 ToolCallStream::Out ToolCallStream::Push(std::string_view text) {
   Out out;
   if (at_start_ && !tools_.empty()) {
     start_ += text;
-    const size_t first = start_.find_first_not_of(" \n\t\r");
-    if (first == std::string::npos || start_[first] == '{') return out;  // may be a bare call: hold
+    if (MayBeBareCall(start_, format_)) return out;  // hold until it is one or is not
     at_start_ = false;
     text = start_;
     held_ += text;
@@ -355,11 +408,13 @@ ToolCallStream::Out ToolCallStream::Push(std::string_view text) {
 ToolCallStream::Out ToolCallStream::Finish() {
   Out out;
   if (!start_.empty()) {
-    const auto j = ordered_json::parse(start_, nullptr, /*allow_exceptions=*/false);
+    const auto j = ordered_json::parse(BareCallJson(start_, format_), nullptr, /*allow_exceptions=*/false);
+    // Qwen's object names its arguments "arguments", Llama's "parameters".
+    const char* args_key = format_ == ToolCallFormat::kLlama ? "parameters" : "arguments";
     if (!j.is_discarded() && j.is_object() && j.size() == 2 && j.contains("name") && j["name"].is_string() &&
         std::find(tools_.begin(), tools_.end(), j["name"].get<std::string>()) != tools_.end() &&
-        j.contains("arguments") && j["arguments"].is_object()) {
-      out.calls.push_back({NewCallId(), j["name"].get<std::string>(), j["arguments"].dump()});
+        j.contains(args_key) && j[args_key].is_object()) {
+      out.calls.push_back({NewCallId(), j["name"].get<std::string>(), j[args_key].dump()});
       ++calls_;
       start_.clear();
       return out;
@@ -368,7 +423,7 @@ ToolCallStream::Out ToolCallStream::Finish() {
     start_.clear();
   }
   Drain(&out);
-  const std::string_view open = format_ == ToolCallFormat::kQwen ? kOpen : kDeepSeekToolCallsBegin;
+  const std::string_view open = format_ == ToolCallFormat::kDeepSeek ? kDeepSeekToolCallsBegin : kOpen;
   out.content += in_call_ ? std::string(open) + held_ : held_;  // an unclosed call stays text
   held_.clear();
   in_call_ = false;

@@ -1,9 +1,10 @@
 // Tool calling for the chat route: the request's tools, tool_choice and the tool calls and
 // results in its messages; the grammar that makes a required call well formed; and the parser
-// that turns the model's calls into OpenAI tool_calls, also while streaming. Two formats:
+// that turns the model's calls into OpenAI tool_calls, also while streaming. Three formats:
 //   qwen:     <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>   (Qwen2.5's template)
 //   deepseek: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}\n```
 //             <｜tool▁call▁end｜>...<｜tool▁calls▁end｜>       (DeepSeek-V3 and R1 templates)
+//   llama:    {"name": ..., "parameters": {...}} as the whole answer            (Llama 3.1's template)
 // The DeepSeek markers are also recognised with "_" or " " for "▁", as distilled students
 // sometimes write them.
 #pragma once
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
+#include "server/api_request.h"  // ToolCallFormat
 #include "tokenizer/chat_template.h"
 
 namespace gorae::server {
@@ -25,8 +27,8 @@ struct ToolSpec {
   std::string rendered;               // the whole definition as the template's tojson writes it
 };
 
-enum class ToolCallFormat { kQwen, kDeepSeek };
-// The call format a chat template teaches (DeepSeek's for the three DeepSeek templates, else Qwen's).
+// The call format a chat template teaches (DeepSeek's for the three DeepSeek templates, Llama's
+// for Llama 3's, else Qwen's).
 ToolCallFormat ToolCallFormatOf(const Result<tokenizer::ChatTemplateKind>& kind);
 
 struct ToolRequest {
@@ -65,8 +67,8 @@ struct ParsedToolCall {
 // Splits streamed answer text into content and tool calls. Text that may begin a call is held
 // back until it is one or is not; a block that does not parse stays content. Small models often
 // answer a call as the bare object, without the tags ({"name": "get_weather", "arguments":
-// {...}}): an answer that is only that, naming one of `tools`, is a call too (so an answer that
-// starts with "{" is held until it ends).
+// {...}}), or fence it as ```json: an answer that is only that, naming one of `tools`, is a call
+// too (so an answer that starts with "{" or "```json\n{" is held until it ends).
 class ToolCallStream {
  public:
   explicit ToolCallStream(std::vector<std::string> tools = {}, ToolCallFormat format = ToolCallFormat::kQwen)

@@ -1,11 +1,17 @@
 """`gorae chat` driven through a pseudo-terminal, as a person would use it: answers stream to
 the terminal, history carries over turns (each answer must equal what `gorae serve` answers
 for the same conversation, greedy), /reset forgets it, Ctrl-C stops an answer but not the
-program (nor does it end it at the prompt), /exit quits with status 0."""
+program (nor does it end it at the prompt), /exit quits with status 0. With --tools, a required
+call is shown as such and equals the server's, the typed result goes back to the model, and
+its answer equals the server's for the same conversation; a bad tools file is named."""
+import json
 import os
 import pty
+import re
 import select
 import signal
+import subprocess
+import tempfile
 import time
 
 from server_harness import Checks, Server, TestModel, parse_args, post
@@ -131,7 +137,68 @@ def main():
             t.check(code == 0, f"Ctrl-D quits with 0 (got {code})")
         finally:
             term.kill()
+    check_tools(args, t)
     t.finish("server_chat_pty_test")
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}},
+                          "required": ["city"], "additionalProperties": False}}}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def check_tools(args, t):
+    with TestModel(args.make_model, "qwen2_5") as model, Server(args.gorae, model.dir, "--ctx", "2048") as srv, \
+            tempfile.TemporaryDirectory() as tmp:
+        tools_file = os.path.join(tmp, "tools.json")
+        with open(tools_file, "w") as f:
+            json.dump([WEATHER], f)
+        question = "Weather in Seoul?"
+
+        def api(messages, choice):
+            status, body = post(srv.url + "/v1/chat/completions",
+                                {"messages": messages, "tools": [WEATHER], "tool_choice": choice,
+                                 "temperature": 0, "max_tokens": 80})
+            return body["choices"][0]["message"]
+
+        term = Terminal([args.gorae, "chat", "--model", model.dir, "--temperature", "0", "--max-tokens", "80",
+                         "--ctx", "2048", "--threads", "1", "--tools", tools_file, "--tool-choice", "required"])
+        try:
+            banner = ANSI.sub("", term.read_until("\n> "))
+            t.check("tools (required): get_weather" in banner, f"the banner lists the tools: {banner!r}")
+            term.send(question + "\r")
+            shown = ANSI.sub("", term.read_until("[get_weather result]"))
+            term.read_until("> ")
+            want = api([{"role": "user", "content": question}], "required")
+            call = want["tool_calls"][0]["function"]
+            t.check(f"[tool call] get_weather {call['arguments']}\n" in shown,
+                    f"the required call is shown, == the server's ({shown!r} vs {call})")
+            term.send("21 degrees\r")
+            answer = ANSI.sub("", term.read_until("\n> "))
+            history = [{"role": "user", "content": question},
+                       {"role": "assistant", "content": want["content"], "tool_calls": want["tool_calls"]},
+                       {"role": "tool", "tool_call_id": want["tool_calls"][0]["id"], "content": "21 degrees"}]
+            want2 = api(history, "auto")
+            if want2.get("tool_calls"):
+                t.check(False, f"the answer to the result has no call on this seed: {want2}")
+            else:
+                t.check(answer == "21 degrees\n" + (want2["content"] or ""),
+                        f"the answer to the typed result == the server's ({answer!r} vs {want2['content']!r})")
+            term.send("/exit\r")
+            t.check(term.wait_exit() == 0, "/exit quits with 0 after a tool loop")
+        finally:
+            term.kill()
+
+        bad = os.path.join(tmp, "bad.json")
+        with open(bad, "w") as f:
+            json.dump([{"type": "function", "function": {"name": "no spaces allowed"}}], f)
+        for argv, needle in ((["--tools", os.path.join(tmp, "missing.json")], "missing.json"),
+                             (["--tools", bad], "bad.json: tools[0].function.name"),
+                             (["--tools", tools_file, "--tool-choice", "nope"], "tool_choice"),
+                             (["--tool-choice", "required"], "--tool-choice needs --tools")):
+            r = subprocess.run([args.gorae, "chat", "--model", model.dir] + argv, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=60)
+            t.check(r.returncode != 0 and needle in r.stderr, f"{argv}: exit {r.returncode}, {r.stderr.strip()!r}")
 
 
 if __name__ == "__main__":

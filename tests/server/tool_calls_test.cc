@@ -130,6 +130,57 @@ TEST(ToolCalls, DeepSeekFormat) {
   EXPECT_FALSE(Matches(*g, "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>"));
 }
 
+// Llama 3.1 answers a call as the bare {"name", "parameters"} object, maybe after <|python_tag|>,
+// and makes one call per answer.
+TEST(ToolCalls, LlamaFormat) {
+  for (const std::string text : {std::string("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Seoul\"}}"),
+                                 std::string("<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Seoul\"}}")}) {
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+      ToolCallStream s({"get_weather"}, ToolCallFormat::kLlama);
+      const ToolCallStream::Out all = SplitAt(s, text, cut);
+      ASSERT_EQ(all.calls.size(), 1u) << text << " cut at " << cut;
+      EXPECT_EQ(all.calls[0].name, "get_weather");
+      EXPECT_EQ(all.calls[0].arguments, R"({"city":"Seoul"})");
+      EXPECT_EQ(all.content, "");
+    }
+  }
+  // Text, or an object naming no tool, stays content.
+  for (const std::string text : {std::string("It is sunny."), std::string("{\"name\": \"other\", \"parameters\": {}}")}) {
+    ToolCallStream s({"get_weather"}, ToolCallFormat::kLlama);
+    const ToolCallStream::Out all = SplitAt(s, text, text.size() / 2);
+    EXPECT_TRUE(all.calls.empty());
+    EXPECT_EQ(all.content, text);
+  }
+  ToolRequest r = Weather(ToolRequest::Choice::kRequired, true);
+  r.format = ToolCallFormat::kLlama;
+  auto g = RequiredCallGrammar(r);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const std::string call = "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Seoul\"}}";
+  EXPECT_TRUE(Matches(*g, call));
+  EXPECT_FALSE(Matches(*g, call + "\n" + call));  // one call per answer, even with parallel_tool_calls
+  EXPECT_FALSE(Matches(*g, "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}}"));
+}
+
+// Small models fence the bare call as Markdown JSON; other fenced answers stream as they come.
+TEST(ToolCalls, FencedBareCall) {
+  const std::string fenced = "```json\n{\n  \"name\": \"get_weather\",\n  \"arguments\": {\"city\": \"Seoul\"}\n}\n```\n";
+  for (size_t cut = 0; cut <= fenced.size(); ++cut) {
+    ToolCallStream s({"get_weather"});
+    const ToolCallStream::Out all = SplitAt(s, fenced, cut);
+    ASSERT_EQ(all.calls.size(), 1u) << cut;
+    EXPECT_EQ(all.calls[0].arguments, R"({"city":"Seoul"})");
+    EXPECT_EQ(all.content, "");
+  }
+  ToolCallStream code({"get_weather"});
+  EXPECT_EQ(code.Push("```py").content, "```py");  // released as soon as it cannot be a call
+  EXPECT_EQ(code.Push("thon\nprint(1)\n").content, "thon\nprint(1)\n");
+  const std::string not_a_call = "```json\n{\"city\": \"Seoul\"}\n```";
+  ToolCallStream data({"get_weather"});
+  const ToolCallStream::Out all = SplitAt(data, not_a_call, 5);
+  EXPECT_TRUE(all.calls.empty());
+  EXPECT_EQ(all.content, not_a_call);
+}
+
 TEST(ToolCalls, PrefixRenamesRulesOnly) {
   EXPECT_EQ(PrefixGbnfRules("root ::= \"a-b\" [a-z]{1,3} x-y # root\nx-y ::= \"\\\"root\"", "p-"),
             "p-root ::= \"a-b\" [a-z]{1,3} p-x-y # root\np-x-y ::= \"\\\"root\"");
