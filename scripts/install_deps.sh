@@ -12,6 +12,7 @@ BUILD_PKGS=(
   nlohmann-json3-dev         # config.json, safetensors headers, CLI output
   libpcre2-dev               # tokenizer pre-tokenizer regexes
   libcpp-httplib-dev         # the OpenAI-compatible server
+  libjs-marked node-dompurify libjs-highlight.js libjs-katex  # the chat page's libraries (compiled in)
   libcli11-dev libfmt-dev
   libopenmpi-dev openmpi-bin # data-parallel training under mpirun (src/dist/); iproute2 for the namespace hosts test
   iproute2

@@ -1,5 +1,7 @@
-// The self-contained chat page (HTML, CSS and JavaScript in one document, no external assets,
-// so it works offline). Source: chat_page.html, compiled in by CMake.
+// The chat page served at GET /: one self-contained document (its scripts, styles and fonts
+// inlined, no external assets, so it works offline). Sources: chat_page.html, chat_page.css,
+// page_render.js, page_store.js, chat_page.js and the Debian packages of marked, DOMPurify,
+// highlight.js and KaTeX, put together at build time by gorae_page_embed (page_embed/).
 #pragma once
 
 #include <string_view>
