@@ -103,7 +103,10 @@ const Render = (() => {
     }
 
     update(text) {
-      const tokens = marked.lexer(text);
+      // marked takes a fence for code only once a newline follows its last line; while an answer
+      // streams, that line is usually unfinished, and the block would flip between code and
+      // paragraph token by token. A final newline changes nothing else.
+      const tokens = marked.lexer(text.endsWith("\n") ? text : text + "\n");
       let keep = 0;
       while (keep < tokens.length && keep < this.blocks.length && this.blocks[keep].raw === tokens[keep].raw) keep++;
       for (const b of this.blocks.splice(keep)) b.node.remove();

@@ -409,6 +409,17 @@ def check_rendering(t, page, tmp):
     t.check(r["card"] == [["get_time", '{\n  "zone": "Asia/Seoul"\n}']] and r["result"] == [["get_time", '{\n  "time": "12:00"\n}']],
             f"tool-call card and tool result: {r['card']} {r['result']}")
 
+    # Streaming: a block whose source is unchanged keeps its DOM; only the growing end is redone.
+    inc = page.js("""(() => {
+      const div = document.createElement('div'), v = new Render.MarkdownView(div);
+      v.update('# Title\\n\\nFirst para');
+      const h = div.querySelector('h1');
+      v.update('# Title\\n\\nFirst para grows\\n\\n```py\\nx = 1');
+      return {kept: div.querySelector("h1") === h,
+              code: !!div.querySelector('.code-block code.language-py'), para: div.querySelector('p').textContent};
+    })()""")
+    t.check(inc["kept"] and inc["code"] and inc["para"] == "First para grows", f"incremental rendering: {inc}")
+
     # The sanitizer: nothing ran, no handler attribute, no javascript: URL, raw HTML shown as text.
     time.sleep(0.3)  # an onerror would fire by now
     s = page.js("""(() => {
@@ -512,27 +523,25 @@ def check_server_gone(t, page, srv):
 def screenshots(browser, args, out_dir):
     """The README's pictures: a real model's answer to the prime-number question, light, dark, narrow."""
     with Server(args.gorae, args.real_model, "--ctx", "4096") as srv:
-        browser.call("Emulation.setDeviceMetricsOverride", {"width": 1180, "height": 820, "deviceScaleFactor": 1, "mobile": False})
         page = Page(browser, srv.url)
-        for who in (page.s,):
+
+        def shot(name, width, height, scheme):
             browser.call("Emulation.setDeviceMetricsOverride",
-                         {"width": 1180, "height": 820, "deviceScaleFactor": 1, "mobile": False}, who)
-            browser.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]}, who)
+                         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}, page.s)
+            browser.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}, page.s)
+            time.sleep(0.3)
+            page.js("document.getElementById('log').scrollTop = 0; true")  # the question and the answer's start
+            time.sleep(0.2)
+            page.screenshot(os.path.join(out_dir, f"chat_{name}.png"))
+
         page.set_setting("temperature", 0)
         page.set_setting("max_tokens", 600)
         page.type_and_enter("Write a Python function that checks if a number is prime.")
-        view = page.last_answer(timeout=240)
-        print("real model answer:", json.dumps(page.stored()["messages"][-1])[:3000])
-        page.js("document.getElementById('log').scrollTop = 0; true")
-        time.sleep(0.3)
-        page.screenshot(os.path.join(out_dir, "chat_light.png"))
-        browser.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}, page.s)
-        time.sleep(0.3)
-        page.screenshot(os.path.join(out_dir, "chat_dark.png"))
-        browser.call("Emulation.setDeviceMetricsOverride", {"width": 380, "height": 800, "deviceScaleFactor": 1, "mobile": True}, page.s)
-        time.sleep(0.3)
-        page.js("document.getElementById('log').scrollTop = 0; true")
-        page.screenshot(os.path.join(out_dir, "chat_narrow.png"))
+        view = page.last_answer(timeout=300)
+        print("the real model's answer:", json.dumps(page.stored()["messages"][-1]))
+        shot("light", 1180, 820, "light")
+        shot("dark", 1180, 820, "dark")
+        shot("narrow", 380, 800, "light")
         return view
 
 
