@@ -525,12 +525,13 @@ def screenshots(browser, args, out_dir):
     with Server(args.gorae, args.real_model, "--ctx", "4096") as srv:
         page = Page(browser, srv.url)
 
-        def shot(name, width, height, scheme):
+        def shot(name, width, height, scheme, end=False):
             browser.call("Emulation.setDeviceMetricsOverride",
                          {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}, page.s)
             browser.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}, page.s)
             time.sleep(0.3)
-            page.js("document.getElementById('log').scrollTop = 0; true")  # the question and the answer's start
+            # The question and the answer's start, or its end with the timings.
+            page.js(f"(l => {{ l.scrollTop = {'l.scrollHeight' if end else '0'}; return true; }})(document.getElementById('log'))")
             time.sleep(0.2)
             page.screenshot(os.path.join(out_dir, f"chat_{name}.png"))
 
@@ -540,7 +541,7 @@ def screenshots(browser, args, out_dir):
         view = page.last_answer(timeout=300)
         print("the real model's answer:", json.dumps(page.stored()["messages"][-1]))
         shot("light", 1180, 820, "light")
-        shot("dark", 1180, 820, "dark")
+        shot("dark", 1180, 820, "dark", end=True)
         shot("narrow", 380, 800, "light")
         return view
 
