@@ -163,6 +163,13 @@ def main():
         ok = c.chat.completions.create(model=name, messages=MSG, max_tokens=8, seed=11, extra_body=NO_EOS)
         t.check(ok.choices[0].message.content == ch.message.content, "still answers the same after the errors")
         c.close()  # idle keep-alive connections would hold the server's drain for their timeout
+        # A second server on the same port is refused (httplib's SO_REUSEPORT would let both
+        # listen, and the kernel would split the clients between them).
+        second = subprocess.run([args.gorae, "serve", "--model", model.dir, "--host", "127.0.0.1", "--port",
+                                 str(srv.port), "--threads", "1", "--ctx", "64"],
+                                capture_output=True, text=True, timeout=60)
+        t.check(second.returncode != 0 and f"cannot listen on 127.0.0.1:{srv.port}" in second.stderr,
+                f"a second server on the port is refused: {second.returncode} {second.stderr.strip()[-200:]!r}")
 
     # The reasoning split, end to end, on a model with DeepSeek-R1's template (its generation
     # prompt opens "<think>"): the chat answer must be exactly the split of the raw completion
