@@ -193,6 +193,7 @@ function toolAnswerForm(c, m) {
     return area;
   });
   form.appendChild(button("Send results", "send-results", () => {
+    if (running) return;  // one answer at a time
     for (const area of areas) c.messages.push({ role: "tool", tool_call_id: area.dataset.callId, content: area.value });
     touch(c);
     persist();
@@ -284,6 +285,7 @@ function paint(view, streaming) {
   }
   if (last && !running) {
     view.actions.appendChild(button("Regenerate", "regenerate", () => {
+      if (running) return;
       c.messages.pop();
       persist();
       renderLog();
@@ -543,7 +545,8 @@ async function generate() {
         schedulePaint();
       });
     } catch (e) {
-      if (e.name === "AbortError" || e instanceof SyntaxError || /^The server stopped/.test(e.message)) throw e;
+      if (e.name === "AbortError" || /^The server stopped/.test(e.message)) throw e;
+      if (e instanceof SyntaxError) throw new Error("The server sent an event that is not JSON (" + e.message + ").");
       throw new Error("The connection to the server broke during the answer (" + e.message + "): it may have stopped.");
     }
     if (!complete) throw new Error("The connection closed before the answer finished: the server may have stopped.");
