@@ -446,6 +446,27 @@ def check_rendering(t, page, tmp):
     t.check(copied and clip == "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n**0.5) + 1))",
             f"Copy puts the code on the clipboard: {clip!r}")
 
+    # Themes follow the system; at phone width nothing is wider than the screen and the list is a drawer.
+    bg = {}
+    for scheme in ("light", "dark"):
+        page.b.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}, page.s)
+        bg[scheme] = page.js("getComputedStyle(document.body).backgroundColor")
+    page.b.call("Emulation.setEmulatedMedia", {"features": []}, page.s)
+    t.check(bg["light"] == "rgb(246, 247, 249)" and bg["dark"] == "rgb(22, 24, 28)", f"light and dark themes: {bg}")
+    page.b.call("Emulation.setDeviceMetricsOverride", {"width": 380, "height": 800, "deviceScaleFactor": 1, "mobile": True}, page.s)
+    time.sleep(0.2)
+    narrow = page.js("""(() => {
+      const side = () => document.getElementById('sidebar').getBoundingClientRect();
+      const hidden = side().right <= 0;
+      document.getElementById('menu').click();
+      return {width: document.documentElement.scrollWidth, inner: innerWidth, hidden, menu: !!document.getElementById('menu').offsetWidth};
+    })()""")
+    opened = page.wait("document.getElementById('sidebar').getBoundingClientRect().left >= 0", timeout=5)
+    page.click("#backdrop")
+    page.b.call("Emulation.clearDeviceMetricsOverride", {}, page.s)
+    t.check(narrow["width"] <= 380 and narrow["inner"] == 380 and narrow["hidden"] and narrow["menu"] and opened,
+            f"phone width: no overflow, the list in a drawer: {narrow}, opened: {opened}")
+
     # Export: the same conversations come back as JSON.
     downloads = os.path.join(tmp, "downloads")
     os.makedirs(downloads)
