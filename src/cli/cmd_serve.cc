@@ -123,6 +123,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                "prefill every prompt whole (default: reuse the KV of prompt prefixes the slots hold)");
   cmd->add_option("--model-name", s.model_name, "model id reported to clients (default: the directory name)");
   cmd->add_option("--max-body-mb", o->max_body_mb, "largest request body in MiB (default 8)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--max-connections", s.max_connections,
+                  "connections served at once, idle ones included (default 512; more wait to be accepted)")
+      ->check(CLI::Range(1, 65536));
   cmd->add_option("--drain-timeout", o->drain_seconds, "seconds to let running requests finish on SIGINT/SIGTERM (default 30)")
       ->check(CLI::Range(0, 3600));
   cmd->callback([o, exit_code] { *exit_code = RunServe(*o); });

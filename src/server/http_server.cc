@@ -86,9 +86,12 @@ HttpServer::HttpServer(const Model& model, std::shared_ptr<const tokenizer::Toke
   engine_ = std::make_unique<BatchEngine>(model_, options_.engine);
   metrics_ = std::make_unique<ServerMetrics>();
   http_ = std::make_unique<httplib::Server>();
-  // Each waiting request holds a worker, so there are enough for every slot and queue place,
-  // plus spares so /health and the page answer even when the engine is full.
-  const size_t workers = static_cast<size_t>(options_.engine.parallel + options_.engine.max_queued + 8);
+  // httplib gives each connection a worker thread for as long as it is open, reading or not: a
+  // request waiting for the engine holds one, and so does a client that sends half a request and
+  // waits. So there are max_connections of them (an idle thread costs little), and at least one
+  // per slot and queue place, plus spares so /health and the page answer when the engine is full.
+  const size_t workers = static_cast<size_t>(
+      std::max(options_.max_connections, options_.engine.parallel + options_.engine.max_queued + 8));
   http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   http_->set_payload_max_length(options_.max_body_bytes);
   // httplib's idle keep-alive wait does not notice a stop, so a drain waits this long for idle

@@ -52,6 +52,10 @@ struct ServerOptions {
   std::string model_name = "gorae";      // reported by /v1/models and in responses
   std::string model_path;                // the model file or directory (its size and date for /api/tags)
   size_t max_body_bytes = 8 << 20;       // larger bodies get 413
+  // Connections served at once (one thread each, idle until it has bytes to read). Clients that
+  // hold connections open without finishing a request (slowloris) take one each, so there are
+  // many; beyond this, new connections wait in the accept queue.
+  int max_connections = 512;
   std::chrono::milliseconds drain_timeout{30000};
   EngineOptions engine;
 };

@@ -3,10 +3,13 @@
     answer they get alone, and the engine really decoded them together (peak batch > 1);
   - a full queue answers 503 with an OpenAI error; a client that disconnects mid-stream frees
     its slot long before its max_tokens would have;
-  - SIGTERM drains: the running stream completes, new requests get 503, the exit code is 0."""
+  - SIGTERM drains: the running stream completes, new requests get 503, the exit code is 0;
+  - 200 slowloris connections (half a request, one more header line a second, so no read timeout
+    ever frees them) do not keep a normal request from being answered."""
 import http.client
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -132,7 +135,50 @@ def main():
             except Exception:
                 code = None
             t.check(code == 0, f"exit code 0 after draining (got {code})")
+        check_slowloris(srv_args=(args.gorae, model.dir, "--ctx", "256"), t=t)
     t.finish("server_concurrency_test")
+
+
+def check_slowloris(srv_args, t):
+    with Server(*srv_args) as srv:
+        held, stop = [], threading.Event()
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            held.append(s)
+
+        def trickle():  # bounded: at most 40 rounds
+            for i in range(40):
+                if stop.wait(1.0):
+                    return
+                for s in held:
+                    try:
+                        s.sendall(f"X-Slow-{i}: 1\r\n".encode())
+                    except OSError:
+                        pass
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        try:
+            time.sleep(1.5)  # every held connection is inside httplib's header read by now
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=25)
+            try:
+                conn.request("POST", "/v1/chat/completions", json.dumps({
+                    "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}),
+                    {"Content-Type": "application/json"})
+                r = conn.getresponse()
+                answered = r.status == 200 and json.loads(r.read())["choices"][0]["finish_reason"] is not None
+            except (OSError, http.client.HTTPException) as e:
+                answered = False
+                print(f"  slowloris: {e!r}")
+            finally:
+                conn.close()
+            t.check(answered, "a normal request is answered while 200 slowloris connections are held open")
+        finally:
+            stop.set()
+            sender.join()
+            for s in held:
+                s.close()
 
 
 if __name__ == "__main__":
