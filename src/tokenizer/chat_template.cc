@@ -101,35 +101,27 @@ Result<std::string> RenderDeepSeek(const DeepSeekVariant& v, const std::vector<C
       is_tool = false;
       out += kUser;
       out += m.content;
-    } else if (m.role == "assistant" && v.legacy_calls && m.content_is_null) {
+    } else if (m.role == "assistant" && (v.legacy_calls ? m.content_is_null : !m.tool_calls.empty())) {
       is_tool = false;
       for (const ChatToolCall& c : m.tool_calls) {
         if (is_first_call) {
           out += kAssistant;
+          out += m.content;  // legacy: the content is null here, so nothing
           out += kDeepSeekToolCallsBegin;
           out += DeepSeekCall(c);
           is_first_call = false;
         } else {
           out += "\n" + DeepSeekCall(c);
-          out += kDeepSeekToolCallsEnd;
-          out += kEos;
+          if (v.legacy_calls) {
+            out += kDeepSeekToolCallsEnd;
+            out += kEos;
+          }
         }
       }
-    } else if (m.role == "assistant" && !v.legacy_calls && !m.tool_calls.empty()) {
-      is_tool = false;
-      for (const ChatToolCall& c : m.tool_calls) {
-        if (is_first_call) {
-          out += kAssistant;
-          out += m.content;
-          out += kDeepSeekToolCallsBegin;
-          out += DeepSeekCall(c);
-          is_first_call = false;
-        } else {
-          out += "\n" + DeepSeekCall(c);
-        }
+      if (!v.legacy_calls) {
+        out += kDeepSeekToolCallsEnd;
+        out += kEos;
       }
-      out += kDeepSeekToolCallsEnd;
-      out += kEos;
     } else if (m.role == "assistant") {
       if (is_tool) {
         out += kToolOutputsEnd;
