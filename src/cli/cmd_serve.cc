@@ -126,6 +126,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-connections", s.max_connections,
                   "connections served at once, idle ones included (default 512; more wait to be accepted)")
       ->check(CLI::Range(1, 65536));
+  cmd->add_option("--read-timeout", s.read_timeout_s,
+                  "seconds a connection may stay silent in the middle of a request before it is closed (default 5)")
+      ->check(CLI::Range(1, 3600));
   cmd->add_option("--drain-timeout", o->drain_seconds, "seconds to let running requests finish on SIGINT/SIGTERM (default 30)")
       ->check(CLI::Range(0, 3600));
   cmd->callback([o, exit_code] { *exit_code = RunServe(*o); });

@@ -97,6 +97,7 @@ HttpServer::HttpServer(const Model& model, std::shared_ptr<const tokenizer::Toke
   // httplib's idle keep-alive wait does not notice a stop, so a drain waits this long for idle
   // connections (a browser's, say) to close: short, as reconnecting on loopback is cheap.
   http_->set_keep_alive_timeout(2);
+  http_->set_read_timeout(options_.read_timeout_s, 0);
   // httplib sets SO_REUSEPORT, with which a second server binds the same port and the kernel
   // splits connections between the two: a client would get answers from either model. Only
   // SO_REUSEADDR, so that a restart can bind at once while old connections sit in TIME_WAIT.

@@ -56,6 +56,7 @@ struct ServerOptions {
   // hold connections open without finishing a request (slowloris) take one each, so there are
   // many; beyond this, new connections wait in the accept queue.
   int max_connections = 512;
+  int read_timeout_s = 5;  // a connection silent this long in the middle of a request is closed
   std::chrono::milliseconds drain_timeout{30000};
   EngineOptions engine;
 };

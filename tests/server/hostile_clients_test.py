@@ -65,6 +65,19 @@ def main():
             code, answer = post(srv.url + "/v1/chat/completions", json.loads(body))
             t.check(health["status"] == "ok" and code == 200 and answer["choices"][0]["finish_reason"],
                     f"{name}: the server still answers ({health['status']}, chat {code})")
+    # A client that goes silent mid-request is let go after --read-timeout (1 s here; the socket
+    # waits 4 s, less than the default 5 s, so an ignored flag fails).
+    with TestModel(args.make_model) as model, Server(args.gorae, model.dir, "--ctx", "64", "--read-timeout", "1") as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=4) as s:
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            try:
+                s.recv(4096)  # EOF, or an error status: either way the server stopped waiting
+                closed = True
+            except socket.timeout:
+                closed = False
+            except ConnectionResetError:
+                closed = True
+        t.check(closed, "a connection silent mid-request is let go (--read-timeout 1)")
     t.finish("server_hostile_clients_test")
 
 
